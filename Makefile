@@ -1,0 +1,78 @@
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export PYTHON := $(abspath $(PY))
+
+.PHONY: help
+help: ## List every target with one line of description
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(PY):
+	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+.PHONY: setup
+setup: $(PY) ## Install everything: venv, torch (CPU, pinned), all services + dev tools, Redis Stack
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e '.[all,dev]'
+	bash scripts/install-redis-stack.sh
+
+.PHONY: proto
+proto: ## Regenerate Python code from protos/ (pinned grpcio-tools)
+	bash scripts/gen-protos.sh
+
+.PHONY: proto-check
+proto-check: ## Fail when the committed generated code differs from a fresh generation
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	bash scripts/gen-protos.sh "$$tmp"; \
+	if ! diff -r -x __pycache__ "$$tmp/arxivqa" arxivqa; then \
+	  echo "generated code is stale: run 'make proto' and commit" >&2; exit 1; fi; \
+	echo "generated code is up to date"
+
+.PHONY: lint
+lint: ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+.PHONY: format
+format: ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: typecheck
+typecheck: ## mypy on the service cores and the shared runtime
+	$(VENV)/bin/mypy services gateway
+
+.PHONY: test
+test: ## Run every test (fast and slow) against real Redis, real gRPC servers, real models
+	$(VENV)/bin/pytest
+
+.PHONY: test-fast
+test-fast: ## Only the tests not marked slow
+	$(VENV)/bin/pytest -m "not slow"
+
+.PHONY: bench-embedder
+bench-embedder: ## Embedder throughput and micro-batching benchmark (prints figures)
+	$(PY) -m benchmarks.embedder
+
+.PHONY: bench-retriever
+bench-retriever: ## Retriever upsert/search latency, HNSW recall, SciFact nDCG@10
+	$(PY) -m benchmarks.retriever
+
+.PHONY: bench-qa
+bench-qa: ## Reader latency p50/p95 and concurrent throughput
+	$(PY) -m benchmarks.qa
+
+.PHONY: bench-graph
+bench-graph: ## Citation graph load, cold start, PageRank and query latency
+	$(PY) -m benchmarks.graph
+
+.PHONY: clean
+clean: ## Remove caches (keeps .venv and .data)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

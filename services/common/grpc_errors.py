@@ -1,0 +1,86 @@
+"""Map domain errors to gRPC status codes at the servicer boundary."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from services.common import errors
+
+log = logging.getLogger(__name__)
+
+_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def status_for(exc: BaseException) -> grpc.StatusCode:
+    for cls, code in _CODES:
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
+    code = status_for(exc)
+    if code is grpc.StatusCode.INTERNAL:
+        # Never leak a traceback to the caller; it goes to the log, with the trace id.
+        log.error("unhandled error in %s", method, exc_info=exc)
+        context.abort(code, f"internal error in {method}; see the service log")
+    context.abort(code, str(exc))
+
+
+def check_deadline(context: grpc.ServicerContext, what: str = "the request") -> None:
+    """Raise DeadlineExceeded when the caller's deadline has already passed."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise errors.DeadlineExceeded(f"deadline exceeded before {what} finished")
+
+
+def handle_errors(func: F) -> F:
+    """Decorate a servicer method (unary or streaming) so domain errors become statuses.
+
+    ``context.abort`` raises an exception that gRPC recognises; anything that is not a
+    ``ServiceError`` becomes INTERNAL with a short message and a logged traceback.
+    """
+    method = func.__qualname__
+
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def gen_wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                yield from func(self, request, context)
+            except Exception as exc:
+                if _is_abort(exc):
+                    raise
+                _abort(context, exc, method)
+
+        return gen_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return func(self, request, context)
+        except Exception as exc:
+            if _is_abort(exc):
+                raise
+            _abort(context, exc, method)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _is_abort(exc: BaseException) -> bool:
+    # grpc's context.abort() raises a bare ``Exception()``; let it through untouched.
+    return type(exc) is Exception and not exc.args
