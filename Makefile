@@ -76,3 +76,19 @@ bench-graph: ## Citation graph load, cold start, PageRank and query latency
 clean: ## Remove caches (keeps .venv and .data)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: bench-gateway
+bench-gateway: ## Gateway load test (16 search + 4 ask clients) and qa-outage fault test
+	$(PY) -m benchmarks.gateway
+
+.PHONY: up
+up: ## Start Redis with Search, every service and the gateway as local processes
+	$(VENV)/bin/arxivqa up
+
+.PHONY: down
+down: ## Stop what `make up` started
+	$(VENV)/bin/arxivqa down
+
+.PHONY: demo
+demo: setup ## Fresh machine -> running stack with ../shared/data/arxiv ingested, and what to try
+	$(VENV)/bin/arxivqa demo
