@@ -6,6 +6,7 @@ No fakes: ``redis_server`` is a real redis-server process with the Search module
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +25,24 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+class ExternalRedis:
+    """An existing Redis Stack given by ``ARXIVQA_TEST_REDIS_URL`` (e.g. a CI service container)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
-    """One real Redis Stack (Search module loaded, AOF on) for the whole session."""
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis | ExternalRedis]:
+    """One real Redis Stack (Search module loaded, AOF on) for the whole session.
+
+    With ``ARXIVQA_TEST_REDIS_URL`` set, that server is used instead of starting one; tests
+    that must restart or kill Redis use ``own_redis_allowed`` and skip then.
+    """
+    external = os.environ.get("ARXIVQA_TEST_REDIS_URL")
+    if external:
+        yield ExternalRedis(external)
+        return
     server = LocalRedis(data_dir=tmp_path_factory.mktemp("redis"))
     try:
         server.start()
@@ -37,7 +53,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedi
 
 
 @pytest.fixture
-def redis_url(redis_server: LocalRedis) -> Iterator[str]:
+def redis_url(redis_server: LocalRedis | ExternalRedis) -> Iterator[str]:
     """URL of the session's Redis, emptied (keys and search indexes) before each test."""
     import redis
 
@@ -45,6 +61,13 @@ def redis_url(redis_server: LocalRedis) -> Iterator[str]:
     client.flushall()
     client.close()
     yield redis_server.url
+
+
+@pytest.fixture
+def own_redis_allowed() -> None:
+    """Skip tests that start, kill or restart their own Redis when an external one is in use."""
+    if os.environ.get("ARXIVQA_TEST_REDIS_URL"):
+        pytest.skip("ARXIVQA_TEST_REDIS_URL is set: not starting a Redis of our own")
 
 
 @pytest.fixture
