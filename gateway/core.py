@@ -1,0 +1,848 @@
+"""The gateway's composition core: plain Python over the services' stubs, no server code.
+
+Both front doors (the gRPC servicer and the HTTP bridge) call :class:`Gateway`; it
+validates input, calls the embedder, retriever, qa and graph services with deadlines
+taken from the caller's :class:`~gateway.clients.Budget`, and returns the dataclasses
+below (which the HTTP bridge serialises as they are, and the servicer turns into protobuf).
+
+Degrades instead of failing: with qa down, ``ask`` returns the passages and a note; with
+graph down, ``get_paper`` returns metadata without counts; graph answers are enriched with
+retriever metadata only when the retriever can give it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from opentelemetry import trace
+
+from arxivqa.embedder.v1 import embedder_pb2
+from arxivqa.graph.v1 import graph_pb2
+from arxivqa.qa.v1 import qa_pb2
+from arxivqa.retriever.v1 import retriever_pb2
+from gateway.clients import Budget, Clients, NotConfigured
+from services.common import arxiv, errors
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["vector", "text", "hybrid"]
+MODES: dict[str, int] = {
+    "vector": retriever_pb2.SEARCH_MODE_VECTOR,
+    "text": retriever_pb2.SEARCH_MODE_TEXT,
+    "hybrid": retriever_pb2.SEARCH_MODE_HYBRID,
+}
+MAX_K = 100
+MAX_OFFSET = 1000
+MAX_PASSAGES = 50
+MAX_ANSWERS = 20
+MAX_QUERY_CHARS = 2000
+# Texts are cut before embedding: the model reads 256 tokens at most (~1,500 characters).
+EMBED_CHARS = 2000
+RRF_K = 60
+
+
+# -- domain objects (also the HTTP bridge's JSON schema) --------------------------------------
+@dataclass
+class Filters:
+    categories: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+    authors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Paper:
+    id: str
+    title: str = ""
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    year: int | None = None
+    update_date: str | None = None
+    url: str = ""
+
+
+@dataclass
+class SearchHit:
+    paper: Paper
+    score: float
+    vector_rank: int = 0
+    vector_score: float = 0.0
+    text_rank: int = 0
+    text_score: float = 0.0
+
+
+@dataclass
+class SearchResult:
+    hits: list[SearchHit]
+    mode: Mode
+    total: int
+
+
+@dataclass
+class Passage:
+    id: str
+    paper_id: str
+    text: str
+    section: str = ""
+    ordinal: int = 0
+    score: float = 0.0
+    source: Literal["full_text", "abstract"] = "full_text"
+
+
+@dataclass
+class Answer:
+    text: str
+    score: float
+    paper: Paper
+    evidence: str
+    passage_id: str
+    start: int
+    end: int
+
+
+@dataclass
+class AskResult:
+    answers: list[Answer]
+    passages: list[Passage]
+    answers_available: bool
+    note: str = ""
+
+
+@dataclass
+class PaperDetail:
+    paper: Paper
+    citation_count: int | None
+    reference_count: int | None
+    citations_available: bool
+    note: str = ""
+
+
+@dataclass
+class Reason:
+    seed_id: str
+    co_cited_by: list[str]
+    co_citation_count: int
+    shared_references: list[str]
+    shared_reference_count: int
+    text: str
+
+
+@dataclass
+class Recommendation:
+    paper: Paper
+    score: float
+    reasons: list[Reason]
+    citation_count: int = 0
+
+
+@dataclass
+class PathResult:
+    found: bool
+    path: list[Paper]
+    note: str = ""
+
+
+@dataclass
+class Node:
+    id: str
+    title: str
+    year: int | None
+    categories: list[str]
+    depth: int
+    citation_count: int
+
+
+@dataclass
+class Edge:
+    citing_id: str
+    cited_id: str
+
+
+@dataclass
+class SubgraphResult:
+    center_id: str
+    nodes: list[Node]
+    edges: list[Edge]
+    truncated: bool
+
+
+@dataclass
+class RankedPaper:
+    paper: Paper
+    score: float
+    rank: int
+    citation_count: int = 0
+
+
+@dataclass
+class RankResult:
+    papers: list[RankedPaper]
+    computed_at: str
+    stale: bool
+
+
+@dataclass
+class FullText:
+    paper_id: str
+    paragraphs: list[dict[str, str]]
+
+
+@dataclass
+class IngestBatch:
+    batch_id: str = ""
+    records: list[str | dict[str, Any]] = field(default_factory=list)
+    fulltexts: list[FullText] = field(default_factory=list)
+    citations: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class IngestError:
+    kind: Literal["record", "fulltext", "citation"]
+    index: int
+    id: str
+    message: str
+
+
+@dataclass
+class IngestResult:
+    batch_id: str
+    papers_written: int = 0
+    passages_written: int = 0
+    citations_added: int = 0
+    errors: list[IngestError] = field(default_factory=list)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def arxiv_url(paper_id: str) -> str:
+    return f"https://arxiv.org/abs/{paper_id}" if paper_id else ""
+
+
+def _paper_from_retriever(p: Any) -> Paper:
+    return Paper(
+        id=p.id,
+        title=p.title,
+        abstract=p.abstract,
+        authors=list(p.authors),
+        categories=list(p.categories),
+        year=p.year or None,
+        update_date=p.update_date or None,
+        url=arxiv_url(p.id),
+    )
+
+
+def _paper_from_hit(h: Any) -> Paper:
+    return Paper(
+        id=h.paper_id or h.id,
+        title=h.title,
+        abstract=h.text,
+        authors=list(h.authors),
+        categories=list(h.categories),
+        year=h.year or None,
+        url=arxiv_url(h.paper_id or h.id),
+    )
+
+
+def _paper_from_graph(p: Any) -> Paper:
+    return Paper(
+        id=p.paper_id,
+        title=p.title,
+        categories=list(p.categories),
+        year=p.year or None,
+        url=arxiv_url(p.paper_id),
+    )
+
+
+def _text(value: str, name: str, *, limit: int = MAX_QUERY_CHARS) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise errors.InvalidArgument(f"{name} must contain a non-whitespace character")
+    if len(value) > limit:
+        raise errors.InvalidArgument(f"{name} is {len(value)} characters; the limit is {limit}")
+    return value.strip()
+
+
+def _bounded(value: int | None, name: str, default: int, low: int, high: int) -> int:
+    if value is None or value == 0:
+        return default
+    if not low <= value <= high:
+        raise errors.InvalidArgument(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _paper_id(value: str, name: str = "id") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise errors.InvalidArgument(f"{name} must be an arXiv id such as 1412.6980, got {value!r}")
+    return value.strip()
+
+
+def _filters_pb(f: Filters | None) -> retriever_pb2.Filters:
+    f = f or Filters()
+    if f.year_from and f.year_to and f.year_from > f.year_to:
+        raise errors.InvalidArgument(
+            f"filters.year_from ({f.year_from}) is after filters.year_to ({f.year_to})"
+        )
+    return retriever_pb2.Filters(
+        categories=[c.strip() for c in f.categories if c.strip()],
+        authors=[a.strip() for a in f.authors if a.strip()],
+        year_min=f.year_from or 0,
+        year_max=f.year_to or 0,
+    )
+
+
+def _reason_text(r: Reason, titles: dict[str, str]) -> str:
+    seed = titles.get(r.seed_id) or r.seed_id
+    parts = []
+    if r.co_citation_count:
+        parts.append(f"cited together with '{seed}' by {r.co_citation_count} paper(s)")
+    if r.shared_reference_count:
+        parts.append(f"shares {r.shared_reference_count} reference(s) with '{seed}'")
+    return "; ".join(parts) or f"related to '{seed}'"
+
+
+def _embed_text(p: arxiv.Paper) -> str:
+    text = f"{p.title}. {p.abstract}" if p.abstract else p.title
+    return text[:EMBED_CHARS]
+
+
+class Gateway:
+    """The operations of ``arxivqa.gateway.v1.Gateway``, as plain Python."""
+
+    def __init__(
+        self,
+        clients: Clients,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        embed_batch_size: int = 64,
+    ) -> None:
+        self.clients = clients
+        self.embed_batch_size = embed_batch_size
+        self._tracer = trace.get_tracer("gateway", tracer_provider=tracer_provider)
+
+    # -- building blocks -------------------------------------------------------------------
+    def _embed(self, texts: Sequence[str], budget: Budget) -> list[list[float]]:
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.embed_batch_size):
+            chunk = [t[:EMBED_CHARS] for t in texts[start : start + self.embed_batch_size]]
+            resp = self.clients.call(
+                "embedder",
+                "Embed",
+                embedder_pb2.EmbedRequest(texts=chunk),
+                budget,
+                what="embedding the text",
+            )
+            out.extend(list(e.values) for e in resp.embeddings)
+        return out
+
+    def _search(
+        self,
+        text: str,
+        mode: Mode,
+        target: int,
+        filters: Filters | None,
+        k: int,
+        offset: int,
+        budget: Budget,
+    ) -> Any:
+        vector: list[float] = []
+        if mode in ("vector", "hybrid"):
+            vector = self._embed([text], budget)[0]
+        return self.clients.call(
+            "retriever",
+            "Search",
+            retriever_pb2.SearchRequest(
+                mode=MODES[mode],
+                target=target,
+                query_text=text,
+                query_vector=vector,
+                filters=_filters_pb(filters),
+                k=k,
+                offset=offset,
+            ),
+            budget,
+            what="searching",
+        )
+
+    def _papers(self, ids: Sequence[str], budget: Budget) -> dict[str, Paper]:
+        """Retriever metadata for ids; best effort (missing ids and outages give {})."""
+        unique = list(dict.fromkeys(i for i in ids if i))
+        if not unique or not self.clients.configured("retriever"):
+            return {}
+        try:
+            resp = self.clients.call(
+                "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=unique), budget
+            )
+        except errors.NotFound:
+            # One unknown id fails the whole call: fall back to one by one.
+            found: dict[str, Paper] = {}
+            for pid in unique[:MAX_K]:
+                try:
+                    r = self.clients.call(
+                        "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=[pid]), budget
+                    )
+                except (errors.NotFound, errors.Unavailable):
+                    continue
+                found.update({p.id: _paper_from_retriever(p) for p in r.papers})
+            return found
+        except errors.Unavailable as exc:
+            log.warning("paper metadata unavailable: %s", exc)
+            return {}
+        return {p.id: _paper_from_retriever(p) for p in resp.papers}
+
+    # -- operations --------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        mode: Mode = "hybrid",
+        filters: Filters | None = None,
+        k: int = 10,
+        offset: int = 0,
+        budget: Budget,
+    ) -> SearchResult:
+        query = _text(query, "query")
+        if mode not in MODES:
+            raise errors.InvalidArgument(f"mode must be one of vector, text, hybrid; got {mode!r}")
+        k = _bounded(k, "k", 10, 1, MAX_K)
+        if not 0 <= offset <= MAX_OFFSET:
+            raise errors.InvalidArgument(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
+        with self._tracer.start_as_current_span("gateway.Search") as span:
+            span.set_attribute("arxivqa.gateway.mode", mode)
+            span.set_attribute("arxivqa.gateway.k", k)
+            resp = self._search(
+                query, mode, retriever_pb2.SEARCH_TARGET_PAPERS, filters, k, offset, budget
+            )
+        hits = [
+            SearchHit(
+                paper=_paper_from_hit(h),
+                score=h.score,
+                vector_rank=h.vector.rank,
+                vector_score=h.vector.score,
+                text_rank=h.text_match.rank,
+                text_score=h.text_match.score,
+            )
+            for h in resp.hits
+        ]
+        return SearchResult(hits=hits, mode=mode, total=resp.total)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        filters: Filters | None = None,
+        passages: int = 5,
+        top_k: int = 3,
+        budget: Budget,
+    ) -> AskResult:
+        question = _text(question, "question")
+        n = _bounded(passages, "passages", 5, 1, MAX_PASSAGES)
+        top_k = _bounded(top_k, "top_k", 3, 1, MAX_ANSWERS)
+        with self._tracer.start_as_current_span("gateway.Ask") as span:
+            span.set_attribute("arxivqa.gateway.passages", n)
+            read = self._passages_for(question, filters, n, budget)
+            span.set_attribute("arxivqa.gateway.passages_found", len(read))
+            if not read:
+                return AskResult([], [], answers_available=True, note="no passages matched")
+            try:
+                resp = self.clients.call(
+                    "qa",
+                    "Answer",
+                    qa_pb2.AnswerRequest(
+                        question=question,
+                        passages=[
+                            qa_pb2.Passage(id=p.id, paper_id=p.paper_id, text=p.text) for p in read
+                        ],
+                        options=qa_pb2.AnswerOptions(top_k=top_k),
+                    ),
+                    budget,
+                    what="reading the passages",
+                )
+            except (errors.Unavailable, errors.DeadlineExceeded) as exc:
+                why = (
+                    "qa is not configured"
+                    if isinstance(exc, NotConfigured)
+                    else f"the qa service did not answer ({exc})"
+                )
+                span.set_attribute("arxivqa.gateway.degraded", True)
+                log.warning("ask degraded: %s", why)
+                return AskResult(
+                    answers=[],
+                    passages=read,
+                    answers_available=False,
+                    note=f"answers are unavailable: {why}; the passages below are the best "
+                    "matches for the question",
+                )
+            papers = self._papers([a.paper_id for a in resp.answers], budget)
+            answers = [
+                Answer(
+                    text=a.text,
+                    score=a.score,
+                    paper=papers.get(a.paper_id) or Paper(id=a.paper_id, url=arxiv_url(a.paper_id)),
+                    evidence=a.evidence,
+                    passage_id=a.passage_id,
+                    start=a.start,
+                    end=a.end,
+                )
+                for a in resp.answers
+            ]
+            note = "" if answers else "the reader found no answer in these passages"
+            return AskResult(answers, read, answers_available=True, note=note)
+
+    def _passages_for(
+        self, question: str, filters: Filters | None, n: int, budget: Budget
+    ) -> list[Passage]:
+        """The n best passages: full-text paragraphs, and abstracts of papers without them.
+
+        Both lists come from hybrid searches (passages and papers); a paper hit stands for
+        its abstract only when the paper has no stored full text. The two rankings are
+        fused by reciprocal rank.
+        """
+        vector = self._embed([question], budget)[0]
+        fpb = _filters_pb(filters)
+
+        def search(target: int) -> Any:
+            return self.clients.call(
+                "retriever",
+                "Search",
+                retriever_pb2.SearchRequest(
+                    mode=retriever_pb2.SEARCH_MODE_HYBRID,
+                    target=target,
+                    query_text=question,
+                    query_vector=vector,
+                    filters=fpb,
+                    k=n,
+                ),
+                budget,
+                what="searching passages",
+            )
+
+        para_hits = search(retriever_pb2.SEARCH_TARGET_PASSAGES).hits
+        paper_hits = search(retriever_pb2.SEARCH_TARGET_PAPERS).hits
+        counts: dict[str, int] = {}
+        if paper_hits:
+            resp = self.clients.call(
+                "retriever",
+                "GetPapers",
+                retriever_pb2.GetPapersRequest(ids=[h.id for h in paper_hits]),
+                budget,
+            )
+            counts = {p.id: c for p, c in zip(resp.papers, resp.passage_counts, strict=False)}
+        scored: list[tuple[float, Passage]] = []
+        for rank, h in enumerate(para_hits, start=1):
+            scored.append(
+                (
+                    1.0 / (RRF_K + rank),
+                    Passage(
+                        id=h.id,
+                        paper_id=h.paper_id,
+                        text=h.text,
+                        section=h.section,
+                        ordinal=h.ordinal,
+                        score=h.score,
+                        source="full_text",
+                    ),
+                )
+            )
+        rank = 0
+        for h in paper_hits:
+            rank += 1
+            if counts.get(h.id, 0) > 0 or not h.text.strip():
+                continue
+            scored.append(
+                (
+                    1.0 / (RRF_K + rank),
+                    Passage(
+                        id=f"{h.id}#abstract",
+                        paper_id=h.id,
+                        text=h.text,
+                        section="Abstract",
+                        score=h.score,
+                        source="abstract",
+                    ),
+                )
+            )
+        scored.sort(key=lambda s: -s[0])
+        return [p for _, p in scored[:n]]
+
+    def get_paper(self, paper_id: str, *, budget: Budget) -> PaperDetail:
+        paper_id = _paper_id(paper_id)
+        with self._tracer.start_as_current_span("gateway.GetPaper"):
+            resp = self.clients.call(
+                "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=[paper_id]), budget
+            )
+            if not resp.papers:
+                raise errors.NotFound(f"paper {paper_id} not found")
+            paper = _paper_from_retriever(resp.papers[0])
+            try:
+                n = self.clients.call(
+                    "graph",
+                    "GetNeighbors",
+                    graph_pb2.GetNeighborsRequest(paper_id=paper_id, counts_only=True),
+                    budget,
+                    what="counting citations",
+                )
+            except errors.NotFound:
+                return PaperDetail(paper, 0, 0, citations_available=True)
+            except (errors.Unavailable, errors.DeadlineExceeded, errors.InvalidArgument) as exc:
+                log.warning("get_paper without counts: %s", exc)
+                return PaperDetail(
+                    paper,
+                    None,
+                    None,
+                    citations_available=False,
+                    note=f"citation counts are unavailable: {exc}",
+                )
+            return PaperDetail(
+                paper,
+                n.paper.citation_count,
+                n.paper.reference_count,
+                citations_available=True,
+            )
+
+    def similar_papers(
+        self, paper_id: str, *, filters: Filters | None = None, k: int = 10, budget: Budget
+    ) -> list[SearchHit]:
+        paper_id = _paper_id(paper_id)
+        k = _bounded(k, "k", 10, 1, MAX_K)
+        resp = self.clients.call(
+            "retriever",
+            "SimilarPapers",
+            retriever_pb2.SimilarPapersRequest(
+                paper_id=paper_id, k=k, filters=_filters_pb(filters)
+            ),
+            budget,
+        )
+        return [
+            SearchHit(paper=_paper_from_hit(h), score=h.score, vector_rank=i, vector_score=h.score)
+            for i, h in enumerate(resp.hits, start=1)
+        ]
+
+    def _enrich(self, papers: list[Paper], budget: Budget) -> list[Paper]:
+        meta = self._papers([p.id for p in papers], budget)
+        return [meta.get(p.id, p) for p in papers]
+
+    def recommend(
+        self, seed_ids: Sequence[str], *, k: int = 10, budget: Budget
+    ) -> list[Recommendation]:
+        seeds = [_paper_id(s, "seed_ids") for s in seed_ids]
+        if not seeds:
+            raise errors.InvalidArgument("seed_ids must name at least one paper")
+        k = _bounded(k, "k", 10, 1, MAX_K)
+        resp = self.clients.call(
+            "graph", "Recommend", graph_pb2.RecommendRequest(seed_ids=seeds, k=k), budget
+        )
+        papers = self._enrich([_paper_from_graph(r.paper) for r in resp.results], budget)
+        titles = {p.id: p.title for p in self._papers(seeds, budget).values()}
+        out = []
+        for r, paper in zip(resp.results, papers, strict=True):
+            reasons = []
+            for g in r.reasons:
+                reason = Reason(
+                    seed_id=g.seed_id,
+                    co_cited_by=list(g.co_cited_by),
+                    co_citation_count=g.co_citation_count,
+                    shared_references=list(g.shared_references),
+                    shared_reference_count=g.shared_reference_count,
+                    text="",
+                )
+                reason.text = _reason_text(reason, titles)
+                reasons.append(reason)
+            out.append(Recommendation(paper, r.score, reasons, r.paper.citation_count))
+        return out
+
+    def citation_path(
+        self, from_id: str, to_id: str, *, undirected: bool = False, budget: Budget
+    ) -> PathResult:
+        src = _paper_id(from_id, "from_id")
+        dst = _paper_id(to_id, "to_id")
+        resp = self.clients.call(
+            "graph",
+            "ShortestPath",
+            graph_pb2.ShortestPathRequest(source_id=src, target_id=dst, undirected=undirected),
+            budget,
+        )
+        path = self._enrich([_paper_from_graph(p) for p in resp.path], budget)
+        return PathResult(found=resp.found, path=path, note=resp.message)
+
+    def subgraph(
+        self, paper_id: str, *, depth: int = 1, max_nodes: int = 0, budget: Budget
+    ) -> SubgraphResult:
+        paper_id = _paper_id(paper_id)
+        resp = self.clients.call(
+            "graph",
+            "Subgraph",
+            graph_pb2.SubgraphRequest(paper_id=paper_id, depth=depth, max_nodes=max_nodes),
+            budget,
+        )
+        nodes = [
+            Node(
+                id=n.paper.paper_id,
+                title=n.paper.title,
+                year=n.paper.year or None,
+                categories=list(n.paper.categories),
+                depth=n.depth,
+                citation_count=n.paper.citation_count,
+            )
+            for n in resp.nodes
+        ]
+        edges = [Edge(e.citing_id, e.cited_id) for e in resp.edges]
+        return SubgraphResult(paper_id, nodes, edges, resp.truncated)
+
+    def rank(self, *, filters: Filters | None = None, k: int = 10, budget: Budget) -> RankResult:
+        k = _bounded(k, "k", 10, 1, MAX_K)
+        f = filters or Filters()
+        fpb = _filters_pb(f)
+        resp = self.clients.call(
+            "graph",
+            "Rank",
+            graph_pb2.RankRequest(
+                k=k, categories=fpb.categories, year_min=fpb.year_min, year_max=fpb.year_max
+            ),
+            budget,
+        )
+        papers = self._enrich([_paper_from_graph(r.paper) for r in resp.results], budget)
+        computed = (
+            resp.computed_at.ToDatetime().strftime("%Y-%m-%dT%H:%M:%SZ")
+            if resp.HasField("computed_at")
+            else ""
+        )
+        return RankResult(
+            papers=[
+                RankedPaper(p, r.score, r.rank, r.paper.citation_count)
+                for r, p in zip(resp.results, papers, strict=True)
+            ],
+            computed_at=computed,
+            stale=resp.stale,
+        )
+
+    # -- ingestion -------------------------------------------------------------------------------
+    def ingest(self, batch: IngestBatch, *, budget: Budget) -> IngestResult:
+        """Parse, embed and store one batch; per-record problems are reported, not raised.
+
+        A dependency outage fails the whole batch (UNAVAILABLE), so a client that
+        checkpoints after each acknowledged batch can resume; writes are idempotent.
+        """
+        result = IngestResult(batch_id=batch.batch_id)
+        with self._tracer.start_as_current_span("gateway.Ingest") as span:
+            papers: list[arxiv.Paper] = []
+            paper_index: list[int] = []
+            for i, rec in enumerate(batch.records):
+                parsed = arxiv.parse_paper(rec, i)
+                if isinstance(parsed, arxiv.RecordError):
+                    result.errors.append(IngestError("record", i, parsed.id or "", parsed.message))
+                else:
+                    papers.append(parsed)
+                    paper_index.append(i)
+            passages: list[arxiv.Passage] = []
+            passage_index: list[int] = []
+            for i, ft in enumerate(batch.fulltexts):
+                got = arxiv.parse_fulltext({"id": ft.paper_id, "paragraphs": ft.paragraphs}, i)
+                if isinstance(got, arxiv.RecordError):
+                    result.errors.append(IngestError("fulltext", i, got.id or "", got.message))
+                    continue
+                passages.extend(got)
+                passage_index.extend([i] * len(got))
+            span.set_attribute("arxivqa.gateway.papers", len(papers))
+            span.set_attribute("arxivqa.gateway.passages", len(passages))
+            if papers or passages:
+                self._upsert(papers, paper_index, passages, passage_index, result, budget)
+            if batch.citations or papers:
+                self._add_citations(batch, papers, result, budget)
+        return result
+
+    def _upsert(
+        self,
+        papers: list[arxiv.Paper],
+        paper_index: list[int],
+        passages: list[arxiv.Passage],
+        passage_index: list[int],
+        result: IngestResult,
+        budget: Budget,
+    ) -> None:
+        paper_vecs = self._embed([_embed_text(p) for p in papers], budget) if papers else []
+        passage_vecs = self._embed([p.text for p in passages], budget) if passages else []
+
+        def requests() -> Iterator[retriever_pb2.UpsertRequest]:
+            step = 256
+            for s in range(0, len(papers), step):
+                yield retriever_pb2.UpsertRequest(
+                    papers=[
+                        retriever_pb2.Paper(
+                            id=p.id,
+                            title=p.title,
+                            abstract=p.abstract,
+                            authors=p.authors,
+                            categories=p.categories,
+                            year=p.year or 0,
+                            update_date=p.update_date or "",
+                            vector=v,
+                        )
+                        for p, v in zip(papers[s : s + step], paper_vecs[s : s + step], strict=True)
+                    ]
+                )
+            for s in range(0, len(passages), step):
+                yield retriever_pb2.UpsertRequest(
+                    passages=[
+                        retriever_pb2.Passage(
+                            paper_id=p.paper_id,
+                            ordinal=p.ordinal,
+                            section=p.section,
+                            text=p.text,
+                            vector=v,
+                        )
+                        for p, v in zip(
+                            passages[s : s + step], passage_vecs[s : s + step], strict=True
+                        )
+                    ]
+                )
+
+        resp = self.clients.stream("retriever", "Upsert", requests(), budget, what="storing")
+        result.papers_written += resp.papers_written
+        result.passages_written += resp.passages_written
+        for e in resp.errors:
+            if e.kind == retriever_pb2.RECORD_KIND_PASSAGE:
+                idx = passage_index[e.index] if 0 <= e.index < len(passage_index) else -1
+                result.errors.append(IngestError("fulltext", idx, e.id, e.message))
+            else:
+                idx = paper_index[e.index] if 0 <= e.index < len(paper_index) else -1
+                result.errors.append(IngestError("record", idx, e.id, e.message))
+
+    def _add_citations(
+        self,
+        batch: IngestBatch,
+        papers: list[arxiv.Paper],
+        result: IngestResult,
+        budget: Budget,
+    ) -> None:
+        if not self.clients.configured("graph"):
+            for i, (citing, cited) in enumerate(batch.citations):
+                result.errors.append(
+                    IngestError(
+                        "citation", i, f"{citing} -> {cited}", "graph is not configured; skipped"
+                    )
+                )
+            return
+        attrs = [
+            graph_pb2.PaperAttributes(
+                paper_id=p.id, title=p.title, year=p.year or 0, categories=p.categories
+            )
+            for p in papers
+        ]
+        cites = [graph_pb2.Citation(citing_id=a, cited_id=b) for a, b in batch.citations]
+
+        def requests() -> Iterator[graph_pb2.AddCitationsRequest]:
+            step = 5000
+            for s in range(0, max(len(cites), len(attrs)), step):
+                yield graph_pb2.AddCitationsRequest(
+                    citations=cites[s : s + step], papers=attrs[s : s + step]
+                )
+
+        resp = self.clients.stream("graph", "AddCitations", requests(), budget, what="citations")
+        result.citations_added += resp.edges_added
+        positions = {f"{a} -> {b}": i for i, (a, b) in enumerate(batch.citations)}
+        for s in resp.skipped:
+            result.errors.append(
+                IngestError("citation", positions.get(s.item, -1), s.item, s.reason)
+            )

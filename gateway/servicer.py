@@ -1,0 +1,309 @@
+"""gRPC facade: protobuf <-> the core's dataclasses; domain errors -> status codes."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from arxivqa.gateway.v1 import gateway_pb2 as pb
+from arxivqa.gateway.v1 import gateway_pb2_grpc
+from gateway import core
+from gateway.clients import Budget
+from services.common.errors import InvalidArgument
+from services.common.grpc_errors import handle_errors
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Gateway"].full_name
+
+_MODE_FROM_PB = {
+    pb.SEARCH_MODE_UNSPECIFIED: "hybrid",
+    pb.SEARCH_MODE_VECTOR: "vector",
+    pb.SEARCH_MODE_TEXT: "text",
+    pb.SEARCH_MODE_HYBRID: "hybrid",
+}
+_MODE_TO_PB = {
+    "vector": pb.SEARCH_MODE_VECTOR,
+    "text": pb.SEARCH_MODE_TEXT,
+    "hybrid": pb.SEARCH_MODE_HYBRID,
+}
+_SOURCE_TO_PB = {"full_text": pb.PASSAGE_SOURCE_FULL_TEXT, "abstract": pb.PASSAGE_SOURCE_ABSTRACT}
+
+
+def filters_from_pb(f: pb.Filters) -> core.Filters:
+    return core.Filters(
+        categories=list(f.categories),
+        year_from=f.year_from or None,
+        year_to=f.year_to or None,
+        authors=list(f.authors),
+    )
+
+
+def paper_pb(p: core.Paper) -> pb.Paper:
+    return pb.Paper(
+        id=p.id,
+        title=p.title,
+        abstract=p.abstract,
+        authors=p.authors,
+        categories=p.categories,
+        year=p.year or 0,
+        update_date=p.update_date or "",
+        url=p.url,
+    )
+
+
+def hit_pb(h: core.SearchHit) -> pb.SearchHit:
+    return pb.SearchHit(
+        paper=paper_pb(h.paper),
+        score=h.score,
+        vector_rank=h.vector_rank,
+        vector_score=h.vector_score,
+        text_rank=h.text_rank,
+        text_score=h.text_score,
+    )
+
+
+def batch_from_pb(req: pb.IngestRequest) -> core.IngestBatch:
+    return core.IngestBatch(
+        batch_id=req.batch_id,
+        records=list(req.records),
+        fulltexts=[
+            core.FullText(
+                paper_id=f.paper_id,
+                paragraphs=[{"section": p.section, "text": p.text} for p in f.paragraphs],
+            )
+            for f in req.fulltexts
+        ],
+        citations=[(c.citing_id, c.cited_id) for c in req.citations],
+    )
+
+
+def ingest_result_pb(r: core.IngestResult) -> pb.IngestResponse:
+    return pb.IngestResponse(
+        batch_id=r.batch_id,
+        papers_written=r.papers_written,
+        passages_written=r.passages_written,
+        citations_added=r.citations_added,
+        errors=[
+            pb.RecordError(kind=e.kind, index=e.index, id=e.id, message=e.message) for e in r.errors
+        ],
+    )
+
+
+class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
+    def __init__(
+        self,
+        gateway: core.Gateway,
+        *,
+        deadline_seconds: float,
+        ingest_deadline_seconds: float,
+        api_key: str | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.deadline_seconds = deadline_seconds
+        self.ingest_deadline_seconds = ingest_deadline_seconds
+        self.api_key = api_key
+
+    def _budget(self, context: grpc.ServicerContext, default: float | None = None) -> Budget:
+        """The caller's deadline when it sent one, else the configured default."""
+        remaining = context.time_remaining()
+        if remaining is not None:
+            return Budget.seconds(remaining)
+        return Budget.seconds(default if default is not None else self.deadline_seconds)
+
+    def _require_key(self, context: grpc.ServicerContext) -> None:
+        if self.api_key is None:
+            return
+        given = dict(context.invocation_metadata()).get("x-api-key", "")
+        if not isinstance(given, str) or not hmac.compare_digest(given, self.api_key):
+            what = "a wrong" if given else "no"
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"this operation writes data and needs an API key: the request carried {what} "
+                "x-api-key metadata",
+            )
+
+    @handle_errors
+    def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
+        mode = _MODE_FROM_PB.get(request.mode)
+        if mode is None:
+            raise InvalidArgument(f"mode: unknown value {request.mode}")
+        r = self.gateway.search(
+            request.query,
+            mode=mode,  # type: ignore[arg-type]
+            filters=filters_from_pb(request.filters),
+            k=request.k,
+            offset=request.offset,
+            budget=self._budget(context),
+        )
+        return pb.SearchResponse(
+            hits=[hit_pb(h) for h in r.hits], mode=_MODE_TO_PB[r.mode], total=r.total
+        )
+
+    @handle_errors
+    def Ask(self, request: pb.AskRequest, context: grpc.ServicerContext) -> pb.AskResponse:
+        r = self.gateway.ask(
+            request.question,
+            filters=filters_from_pb(request.filters),
+            passages=request.passages,
+            top_k=request.top_k,
+            budget=self._budget(context),
+        )
+        return pb.AskResponse(
+            answers=[
+                pb.Answer(
+                    text=a.text,
+                    score=a.score,
+                    paper=paper_pb(a.paper),
+                    evidence=a.evidence,
+                    passage_id=a.passage_id,
+                    start=a.start,
+                    end=a.end,
+                )
+                for a in r.answers
+            ],
+            passages=[
+                pb.Passage(
+                    id=p.id,
+                    paper_id=p.paper_id,
+                    section=p.section,
+                    ordinal=p.ordinal,
+                    text=p.text,
+                    score=p.score,
+                    source=_SOURCE_TO_PB[p.source],
+                )
+                for p in r.passages
+            ],
+            answers_available=r.answers_available,
+            note=r.note,
+        )
+
+    @handle_errors
+    def GetPaper(
+        self, request: pb.GetPaperRequest, context: grpc.ServicerContext
+    ) -> pb.GetPaperResponse:
+        r = self.gateway.get_paper(request.id, budget=self._budget(context))
+        resp = pb.GetPaperResponse(
+            paper=paper_pb(r.paper), citations_available=r.citations_available, note=r.note
+        )
+        if r.citation_count is not None:
+            resp.citation_count = r.citation_count
+        if r.reference_count is not None:
+            resp.reference_count = r.reference_count
+        return resp
+
+    @handle_errors
+    def SimilarPapers(
+        self, request: pb.SimilarPapersRequest, context: grpc.ServicerContext
+    ) -> pb.SimilarPapersResponse:
+        hits = self.gateway.similar_papers(
+            request.id,
+            filters=filters_from_pb(request.filters),
+            k=request.k,
+            budget=self._budget(context),
+        )
+        return pb.SimilarPapersResponse(hits=[hit_pb(h) for h in hits])
+
+    @handle_errors
+    def Recommend(
+        self, request: pb.RecommendRequest, context: grpc.ServicerContext
+    ) -> pb.RecommendResponse:
+        recs = self.gateway.recommend(
+            list(request.seed_ids), k=request.k, budget=self._budget(context)
+        )
+        return pb.RecommendResponse(
+            recommendations=[
+                pb.Recommendation(
+                    paper=paper_pb(r.paper),
+                    score=r.score,
+                    citation_count=r.citation_count,
+                    reasons=[
+                        pb.Reason(
+                            seed_id=x.seed_id,
+                            co_cited_by=x.co_cited_by,
+                            co_citation_count=x.co_citation_count,
+                            shared_references=x.shared_references,
+                            shared_reference_count=x.shared_reference_count,
+                            text=x.text,
+                        )
+                        for x in r.reasons
+                    ],
+                )
+                for r in recs
+            ]
+        )
+
+    @handle_errors
+    def CitationPath(
+        self, request: pb.CitationPathRequest, context: grpc.ServicerContext
+    ) -> pb.CitationPathResponse:
+        r = self.gateway.citation_path(
+            request.from_id,
+            request.to_id,
+            undirected=request.undirected,
+            budget=self._budget(context),
+        )
+        return pb.CitationPathResponse(
+            found=r.found, path=[paper_pb(p) for p in r.path], note=r.note
+        )
+
+    @handle_errors
+    def Subgraph(
+        self, request: pb.SubgraphRequest, context: grpc.ServicerContext
+    ) -> pb.SubgraphResponse:
+        r = self.gateway.subgraph(
+            request.id,
+            depth=request.depth,
+            max_nodes=request.max_nodes,
+            budget=self._budget(context),
+        )
+        return pb.SubgraphResponse(
+            center_id=r.center_id,
+            nodes=[
+                pb.Node(
+                    id=n.id,
+                    title=n.title,
+                    year=n.year or 0,
+                    categories=n.categories,
+                    depth=n.depth,
+                    citation_count=n.citation_count,
+                )
+                for n in r.nodes
+            ],
+            edges=[pb.Edge(citing_id=e.citing_id, cited_id=e.cited_id) for e in r.edges],
+            truncated=r.truncated,
+        )
+
+    @handle_errors
+    def Rank(self, request: pb.RankRequest, context: grpc.ServicerContext) -> pb.RankResponse:
+        r = self.gateway.rank(
+            filters=filters_from_pb(request.filters), k=request.k, budget=self._budget(context)
+        )
+        return pb.RankResponse(
+            papers=[
+                pb.RankedPaper(
+                    paper=paper_pb(p.paper),
+                    score=p.score,
+                    rank=p.rank,
+                    citation_count=p.citation_count,
+                )
+                for p in r.papers
+            ],
+            computed_at=r.computed_at,
+            stale=r.stale,
+        )
+
+    @handle_errors
+    def Ingest(
+        self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.IngestResponse]:
+        self._require_key(context)
+        for req in request_iterator:
+            budget = self._budget(context, default=self.ingest_deadline_seconds)
+            result = self.gateway.ingest(batch_from_pb(req), budget=budget)
+            yield ingest_result_pb(result)
+
+
+def add_to_server(servicer: GatewayServicer, server: Any) -> None:
+    gateway_pb2_grpc.add_GatewayServicer_to_server(servicer, server)

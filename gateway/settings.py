@@ -1,0 +1,56 @@
+"""The gateway's settings, from ``ARXIVQA_GATEWAY_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServerSettings
+
+DEPENDENCIES = ("embedder", "retriever", "qa", "graph")
+
+
+class Settings(ServerSettings):
+    """gRPC facade on ``port`` (50050), HTTP/JSON bridge on ``http_port`` (8080).
+
+    A ``*_target`` is ``host:port``; an empty one means the service is not configured
+    (its operations answer UNAVAILABLE, Ask and GetPaper degrade).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ARXIVQA_GATEWAY_", extra="ignore")
+
+    port: int = Field(50050, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    http_port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
+    embedder_target: str = Field("127.0.0.1:50051", description="host:port; empty = absent.")
+    retriever_target: str = Field("127.0.0.1:50052", description="host:port; empty = absent.")
+    qa_target: str = Field("127.0.0.1:50053", description="host:port; empty = absent.")
+    graph_target: str = Field("127.0.0.1:50054", description="host:port; empty = absent.")
+    api_key: SecretStr | None = Field(
+        None, description="When set, Ingest needs it (x-api-key / X-API-Key)."
+    )
+    deadline_seconds: float = Field(
+        10.0, gt=0, le=600, description="Budget for a request whose caller sends no deadline."
+    )
+    ingest_deadline_seconds: float = Field(
+        300.0, gt=0, le=3600, description="Budget per Ingest batch when the caller sends none."
+    )
+    health_timeout_seconds: float = Field(
+        1.0, gt=0, le=30, description="Timeout of each dependency health check (/readyz)."
+    )
+    embed_batch_size: int = Field(64, ge=1, le=1024, description="Texts per Embed call.")
+
+    @field_validator("embedder_target", "retriever_target", "qa_target", "graph_target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        value = value.strip()
+        if value and (":" not in value or not value.rsplit(":", 1)[1].isdigit()):
+            raise ValueError(f"expected host:port or empty, got {value!r}")
+        return value
+
+    def targets(self) -> dict[str, str]:
+        return {name: getattr(self, f"{name}_target") for name in DEPENDENCIES}
+
+    def api_key_value(self) -> str | None:
+        if self.api_key is None or not self.api_key.get_secret_value():
+            return None
+        return self.api_key.get_secret_value()
