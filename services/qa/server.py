@@ -106,6 +106,10 @@ def create_server(
 def main() -> None:
     settings = load_settings(Settings)
     configure_logging("qa", settings.log_level)
+    # Loading progress bars would break the JSON log lines on stderr.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     provider = configure_tracing("qa")
     service, _ = create_server(settings, tracer_provider=provider)
     serve(service)
