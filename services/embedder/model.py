@@ -293,10 +293,17 @@ class SentenceEmbedder:
         return int(value) if value else None
 
     # -- encoding --------------------------------------------------------------------------
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> EncodeResult:
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        *,
+        sort_by_length: bool | None = None,
+    ) -> EncodeResult:
         """Embed ``texts`` in input order; texts longer than ``max_tokens`` are truncated.
 
-        Thread-safe: several threads may call it at once (each gets its own forward pass).
+        ``sort_by_length`` overrides the constructor's choice for this call. Thread-safe:
+        several threads may call it at once (each gets its own forward pass).
         """
         self.warm_up()
         if batch_size < 1:
@@ -312,7 +319,7 @@ class SentenceEmbedder:
         truncated = [bool(e.overflowing) for e in encodings]
         order = (
             sorted(range(n), key=token_counts.__getitem__, reverse=True)
-            if self._sort_by_length
+            if (self._sort_by_length if sort_by_length is None else sort_by_length)
             else list(range(n))
         )
         out = np.empty((n, self._dimension), np.float32)
