@@ -296,18 +296,23 @@ class RetrieverIndex:
         self.redis_url = redis_url
         self._client = redis.Redis.from_url(
             redis_url,
-            protocol=3,
+            protocol=2,
             socket_timeout=socket_timeout,
             socket_connect_timeout=connect_timeout,
             health_check_interval=30,
         )
+        # Client spans for Redis calls are made here (see ``_exec``), not with
+        # opentelemetry-instrumentation-redis: its FT.SEARCH hook copies every returned
+        # document (vectors and abstracts included) into span attributes and breaks on
+        # WITHSCORES replies.
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
-        try:
-            from opentelemetry.instrumentation.redis import RedisInstrumentor
-
-            RedisInstrumentor.instrument_client(self._client, tracer_provider=tracer_provider)
-        except ImportError:  # optional: spans into Redis
-            pass
+        kw = self._client.connection_pool.connection_kwargs
+        self._db_attrs = {
+            "db.system": "redis",
+            "server.address": str(kw.get("host", "")),
+            "server.port": int(kw.get("port", 0) or 0),
+            "db.namespace": str(kw.get("db", 0)),
+        }
         self._lock = threading.Lock()
         self._indexes_ok = False
 
@@ -343,8 +348,8 @@ class RetrieverIndex:
         return f"{kw.get('host', '?')}:{kw.get('port', '?')}"
 
     def _check_search_module(self) -> None:
-        modules = self._client.module_list()
-        names = {_s(m.get(b"name", m.get("name"))).lower() for m in modules}
+        modules = self._exec("MODULE", "LIST")
+        names = {_s(_as_dict(m).get(b"name")).lower() for m in modules}
         if "search" not in names and "ft" not in names:
             raise FailedPrecondition(
                 f"Redis at {self._where()} has no Search module (MODULE LIST: "
@@ -396,14 +401,12 @@ class RetrieverIndex:
 
     def _ensure(self, name: str, prefix: str, schema: list[Any]) -> None:
         try:
-            info = self._client.execute_command("FT.INFO", name)
+            info = _info(self._exec("FT.INFO", name))
         except redis.ResponseError as exc:
             if not _is_missing_index(exc):
                 raise
             try:
-                self._client.execute_command(
-                    "FT.CREATE", name, "ON", "HASH", "PREFIX", 1, prefix, "SCHEMA", *schema
-                )
+                self._exec("FT.CREATE", name, "ON", "HASH", "PREFIX", 1, prefix, "SCHEMA", *schema)
                 log.info("created search index %s", name, extra={"dim": self.config.dim})
             except redis.ResponseError as create_exc:  # another replica won the race
                 if "already exists" not in str(create_exc).lower():
@@ -515,19 +518,19 @@ class RetrieverIndex:
             pipe = self._client.pipeline(transaction=False)
             for pid in pids:
                 pipe.exists(cfg.paper_prefix + pid)
-            missing = [pid for pid, n in zip(pids, pipe.execute(), strict=True) if not n]
+            missing = [pid for pid, n in zip(pids, self._run(pipe), strict=True) if not n]
             if missing:
                 raise NotFound(_missing_message(missing))
             pipe = self._client.pipeline(transaction=False)
             for pid in pids:
                 pipe.smembers(cfg.members_prefix + pid)
-            passage_keys = [k for members in pipe.execute() for k in members]
+            passage_keys = [k for members in self._run(pipe) for k in members]
             pipe = self._client.pipeline(transaction=False)
             for chunk in _chunks(passage_keys, 1000):
                 pipe.delete(*chunk)
             for pid in pids:
                 pipe.delete(cfg.paper_prefix + pid, cfg.members_prefix + pid)
-            counts = pipe.execute()
+            counts = self._run(pipe)
             n_chunks = math.ceil(len(passage_keys) / 1000)
             passages_deleted = sum(counts[:n_chunks])
             return len(pids), passages_deleted
@@ -550,7 +553,7 @@ class RetrieverIndex:
             for pid in pids:
                 pipe.hgetall(cfg.paper_prefix + pid)
                 pipe.scard(cfg.members_prefix + pid)
-            return pipe.execute()  # type: ignore[no-any-return]
+            return self._run(pipe)  # type: ignore[no-any-return]
 
         raw = self._call(run)
         missing = [pid for pid, h in zip(pids, raw[0::2], strict=True) if not h]
@@ -582,8 +585,8 @@ class RetrieverIndex:
         cfg = self.config
 
         def run() -> Stats:
-            papers = self._client.execute_command("FT.INFO", cfg.papers_index)
-            passages = self._client.execute_command("FT.INFO", cfg.passages_index)
+            papers = _info(self._exec("FT.INFO", cfg.papers_index))
+            passages = _info(self._exec("FT.INFO", cfg.passages_index))
             memory = self._client.info("memory")
             return Stats(
                 papers=int(papers[b"num_docs"]),
@@ -672,7 +675,7 @@ class RetrieverIndex:
             pipe = self._client.pipeline(transaction=False)
             pipe.exists(key)
             pipe.hget(key, "vector")
-            exists, vec = pipe.execute()
+            exists, vec = self._run(pipe)
             return int(exists), vec
 
         with self._span("similar", {"arxivqa.retriever.k": k}):
@@ -703,13 +706,14 @@ class RetrieverIndex:
         base = f"({clause})" if clause else "*"
         query = f"{base}=>[KNN $K @vector $BLOB EF_RUNTIME $EF AS vector_distance]"
         fields = [*self._fields(target), "vector_distance"]
-        reply = self._client.execute_command(
+        reply = self._exec(
             "FT.SEARCH", self._index(target), query,
             "PARAMS", 6, "K", n, "BLOB", vec, "EF", ef,
             "SORTBY", "vector_distance", "ASC",
             "RETURN", len(fields), *fields,
             "LIMIT", 0, n, "DIALECT", 2,
         )  # fmt: skip
+        reply = _search_reply(reply, with_scores=False)
         hits = self._parse(target, reply)
         for rank, h in enumerate(hits, start=1):
             h.vector_rank = rank
@@ -721,12 +725,13 @@ class RetrieverIndex:
         text_fields = "@title|abstract" if target is Target.PAPERS else "@text|section"
         query = f"{text_fields}:({' | '.join(terms)}) {clause}".strip()
         fields = self._fields(target)
-        reply = self._client.execute_command(
+        reply = self._exec(
             "FT.SEARCH", self._index(target), query,
             "WITHSCORES", "SCORER", self.config.scorer,
             "RETURN", len(fields), *fields,
             "LIMIT", 0, n, "DIALECT", 2,
         )  # fmt: skip
+        reply = _search_reply(reply, with_scores=True)
         hits = self._parse(target, reply)
         for rank, h in enumerate(hits, start=1):
             h.text_rank = rank
@@ -758,6 +763,30 @@ class RetrieverIndex:
                 hit.text_score = float(row[b"score"])
             hits.append(hit)
         return hits
+
+    def _exec(self, *args: Any) -> Any:
+        """One Redis command inside a CLIENT span (the query text, never document content)."""
+        op = " ".join(str(a) for a in args[:2]) if args[0] == "MODULE" else str(args[0])
+        attrs: dict[str, Any] = {**self._db_attrs, "db.operation.name": op}
+        if op == "FT.SEARCH":
+            attrs["arxivqa.retriever.index"] = str(args[1])
+            attrs["db.query.text"] = str(args[2])[:1000]
+        with self._tracer.start_as_current_span(
+            f"redis {op}", kind=trace.SpanKind.CLIENT, attributes=attrs
+        ):
+            return self._client.execute_command(*args)
+
+    def _run(self, pipe: Any) -> list[Any]:
+        """Execute a non-transactional pipeline inside one CLIENT span."""
+        attrs = {
+            **self._db_attrs,
+            "db.operation.name": "PIPELINE",
+            "db.operation.batch.size": len(pipe.command_stack),
+        }
+        with self._tracer.start_as_current_span(
+            "redis PIPELINE", kind=trace.SpanKind.CLIENT, attributes=attrs
+        ):
+            return pipe.execute()  # type: ignore[no-any-return]
 
     @contextlib.contextmanager
     def _span(self, name: str, attrs: dict[str, Any]) -> Iterator[trace.Span]:
@@ -846,7 +875,7 @@ class UpsertSession:
             self._paper_meta[pid] = {
                 k: mapping[k] for k in ("title", "authors", "categories", "year") if k in mapping
             }
-        pipe.execute()
+        self.index._run(pipe)
         self.result.papers_written += len(self._papers)
         self._papers = []
 
@@ -864,7 +893,7 @@ class UpsertSession:
             pipe = self.index.client.pipeline(transaction=False)
             for pid in unknown:
                 pipe.hmget(cfg.paper_prefix + pid, ["title", "authors", "categories", "year"])
-            for pid, vals in zip(unknown, pipe.execute(), strict=True):
+            for pid, vals in zip(unknown, self.index._run(pipe), strict=True):
                 if vals[0] is None:
                     self._paper_meta[pid] = None
                 else:
@@ -897,7 +926,7 @@ class UpsertSession:
             pipe.hset(key, mapping=mapping)
             pipe.sadd(cfg.members_prefix + pid, key)
             written += 1
-        pipe.execute()
+        self.index._run(pipe)
         self.result.passages_written += written
         self._passages = []
 
@@ -919,6 +948,34 @@ def _missing_message(missing: list[str]) -> str:
 def _is_missing_index(exc: redis.ResponseError) -> bool:
     msg = str(exc).lower()
     return "no such index" in msg or "unknown index name" in msg
+
+
+def _as_dict(value: Any) -> dict[bytes, Any]:
+    """A RESP2 flat ``[key, value, ...]`` list (or a RESP3 map) as a dict with bytes keys."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, bytes) else str(k).encode(): v for k, v in value.items()}
+    it = iter(value or [])
+    return {k if isinstance(k, bytes) else str(k).encode(): v for k, v in zip(it, it, strict=False)}
+
+
+def _info(raw: Any) -> dict[bytes, Any]:
+    info = _as_dict(raw)
+    info[b"attributes"] = [_as_dict(a) for a in info.get(b"attributes", [])]
+    return info
+
+
+def _search_reply(raw: Any, *, with_scores: bool) -> dict[bytes, Any]:
+    """FT.SEARCH reply (RESP2 ``[total, key, score?, [field, value, ...], ...]``) as a dict."""
+    if isinstance(raw, dict):
+        return raw
+    results = []
+    step = 3 if with_scores else 2
+    for i in range(1, len(raw), step):
+        row: dict[bytes, Any] = {b"id": raw[i], b"extra_attributes": _as_dict(raw[i + step - 1])}
+        if with_scores:
+            row[b"score"] = float(raw[i + 1])
+        results.append(row)
+    return {b"total_results": int(raw[0]), b"results": results}
 
 
 def _index_dim(info: dict[bytes, Any]) -> int | None:
