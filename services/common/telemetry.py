@@ -17,7 +17,12 @@ from typing import Any
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import client_interceptor, filters, server_interceptor
+from opentelemetry.instrumentation.grpc import (
+    client_interceptor,
+    filters,
+    grpcext,
+    server_interceptor,
+)
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -89,6 +94,8 @@ def traced_channel(
 ) -> grpc.Channel:
     """An insecure channel whose calls create client spans and propagate trace context."""
     channel = grpc.insecure_channel(target, options=options or [])
-    return grpc.intercept_channel(
+    # The instrumentation's interceptor implements its own grpcext interfaces, which only
+    # grpcext.intercept_channel accepts (grpc.intercept_channel raises TypeError).
+    return grpcext.intercept_channel(
         channel, client_interceptor(tracer_provider=tracer_provider, filter_=_UNTRACED)
     )
