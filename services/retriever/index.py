@@ -307,7 +307,7 @@ class RetrieverIndex:
         # WITHSCORES replies.
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         kw = self._client.connection_pool.connection_kwargs
-        self._db_attrs = {
+        self._db_attrs: dict[str, str | int] = {
             "db.system": "redis",
             "server.address": str(kw.get("host", "")),
             "server.port": int(kw.get("port", 0) or 0),
@@ -536,7 +536,7 @@ class RetrieverIndex:
             return len(pids), passages_deleted
 
         with self._span("delete", {"arxivqa.retriever.ids": len(pids)}):
-            return self._call(run)  # type: ignore[no-any-return]
+            return self._call(run)
 
     # -- reads -------------------------------------------------------------------------------
     def get_papers(
@@ -553,7 +553,7 @@ class RetrieverIndex:
             for pid in pids:
                 pipe.hgetall(cfg.paper_prefix + pid)
                 pipe.scard(cfg.members_prefix + pid)
-            return self._run(pipe)  # type: ignore[no-any-return]
+            return self._run(pipe)
 
         raw = self._call(run)
         missing = [pid for pid, h in zip(pids, raw[0::2], strict=True) if not h]
@@ -597,7 +597,7 @@ class RetrieverIndex:
                 + int(passages.get(b"hash_indexing_failures", 0)),
             )
 
-        return self._call(run)  # type: ignore[no-any-return]
+        return self._call(run)
 
     # -- search ------------------------------------------------------------------------------
     def search(
@@ -767,7 +767,7 @@ class RetrieverIndex:
     def _exec(self, *args: Any) -> Any:
         """One Redis command inside a CLIENT span (the query text, never document content)."""
         op = " ".join(str(a) for a in args[:2]) if args[0] == "MODULE" else str(args[0])
-        attrs: dict[str, Any] = {**self._db_attrs, "db.operation.name": op}
+        attrs: dict[str, str | int] = {**self._db_attrs, "db.operation.name": op}
         if op == "FT.SEARCH":
             attrs["arxivqa.retriever.index"] = str(args[1])
             attrs["db.query.text"] = str(args[2])[:1000]
@@ -778,7 +778,7 @@ class RetrieverIndex:
 
     def _run(self, pipe: Any) -> list[Any]:
         """Execute a non-transactional pipeline inside one CLIENT span."""
-        attrs = {
+        attrs: dict[str, Any] = {
             **self._db_attrs,
             "db.operation.name": "PIPELINE",
             "db.operation.batch.size": len(pipe.command_stack),
@@ -786,7 +786,7 @@ class RetrieverIndex:
         with self._tracer.start_as_current_span(
             "redis PIPELINE", kind=trace.SpanKind.CLIENT, attributes=attrs
         ):
-            return pipe.execute()  # type: ignore[no-any-return]
+            return pipe.execute()
 
     @contextlib.contextmanager
     def _span(self, name: str, attrs: dict[str, Any]) -> Iterator[trace.Span]:
@@ -871,7 +871,7 @@ class UpsertSession:
         pipe = self.index.client.pipeline(transaction=False)
         for _, pid, mapping in self._papers:
             pipe.delete(prefix + pid)  # replace the whole record (a vector may be gone)
-            pipe.hset(prefix + pid, mapping=mapping)
+            pipe.hset(prefix + pid, mapping=mapping)  # type: ignore[arg-type]
             self._paper_meta[pid] = {
                 k: mapping[k] for k in ("title", "authors", "categories", "year") if k in mapping
             }
@@ -911,19 +911,24 @@ class UpsertSession:
                 if not text:
                     raise InvalidArgument(f"passage {rid}: empty text")
                 vec = self.index._vector_bytes(p.vector, f"passage {rid}")
-                meta = self._paper_meta.get(pid)
-                if meta is None:
+                found = self._paper_meta.get(pid)
+                if found is None:
                     raise NotFound(f"passage {rid}: paper {pid} not found; upsert the paper first")
             except (InvalidArgument, NotFound) as exc:
                 self._error("passage", i, rid, exc)
                 continue
             key = f"{cfg.passage_prefix}{pid}#{int(p.ordinal)}"
-            mapping = {**meta, "paper_id": pid, "ordinal": int(p.ordinal), "text": text}
+            mapping: dict[str, Any] = {
+                **found,
+                "paper_id": pid,
+                "ordinal": int(p.ordinal),
+                "text": text,
+            }
             mapping["section"] = " ".join(str(p.section or "").split())
             if vec is not None:
                 mapping["vector"] = vec
             pipe.delete(key)
-            pipe.hset(key, mapping=mapping)
+            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
             pipe.sadd(cfg.members_prefix + pid, key)
             written += 1
         self.index._run(pipe)
