@@ -44,7 +44,7 @@ class Settings(ServerSettings):
     batching: bool = Field(True, description="Coalesce concurrent requests into model batches.")
     max_batch_size: int = Field(64, ge=1, le=4096, description="Texts per model batch.")
     max_wait_ms: float = Field(
-        5.0, ge=0, le=1000, description="How long a request may wait for others to join it."
+        5.0, ge=0, le=10_000, description="How long a request may wait for others to join it."
     )
     max_texts: int = Field(1024, ge=1, description="Texts allowed in one request.")
     max_chars: int = Field(20_000, ge=1, description="Characters allowed in one text.")

@@ -1,0 +1,150 @@
+"""Micro-batching with the real model: coalescing, own vectors per caller, errors, deadlines."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from services.common.errors import DeadlineExceeded
+from services.embedder.batcher import MicroBatcher
+from services.embedder.model import EncodeResult, SentenceEmbedder
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def _requests(short_texts: list[str], n: int) -> list[list[str]]:
+    """``n`` distinct requests of 1 to 3 texts each."""
+    out = []
+    for i in range(n):
+        size = 1 + i % 3
+        out.append(
+            [
+                f"{short_texts[(i + j) % len(short_texts)]} (request {i}, part {j})"
+                for j in range(size)
+            ]
+        )
+    return out
+
+
+def test_concurrent_callers_share_batches_and_get_their_own_vectors(
+    embedder: SentenceEmbedder, short_texts: list[str]
+) -> None:
+    batcher = MicroBatcher(
+        lambda texts: embedder.encode(texts, batch_size=64), max_batch_size=64, max_wait_ms=50
+    )
+    requests = _requests(short_texts, 24)
+    start = threading.Barrier(len(requests))
+
+    def call(texts: list[str]) -> EncodeResult:
+        start.wait()
+        return batcher.embed(texts)
+
+    try:
+        with ThreadPoolExecutor(len(requests)) as pool:
+            results = list(pool.map(call, requests))
+    finally:
+        batcher.close()
+
+    for texts, result in zip(requests, results, strict=True):
+        alone = embedder.encode(texts)
+        assert len(result) == len(texts)
+        assert _cos(result.vectors, alone.vectors).min() > 0.9999, texts
+    assert batcher.stats.requests == 24
+    assert batcher.stats.texts == sum(map(len, requests))
+    assert batcher.stats.batches < 24 and batcher.stats.mean_batch_size > 2
+
+
+def test_a_big_request_is_chunked_by_length_and_returned_in_order(
+    embedder: SentenceEmbedder, short_texts: list[str]
+) -> None:
+    texts = [" ".join(short_texts[: 1 + i % len(short_texts)]) for i in range(11)]
+    batcher = MicroBatcher(lambda t: embedder.encode(t), max_batch_size=4, max_wait_ms=0)
+    try:
+        result = batcher.embed(texts)
+    finally:
+        batcher.close()
+    expected = embedder.encode(texts)
+    assert _cos(result.vectors, expected.vectors).min() > 0.9999
+    assert result.token_counts == expected.token_counts
+    assert batcher.stats.batches == 3  # 4 + 4 + 3
+
+
+def test_a_failing_text_fails_only_its_own_caller(
+    embedder: SentenceEmbedder, short_texts: list[str]
+) -> None:
+    def encode(texts: list[str]) -> EncodeResult:
+        if any("POISON" in t for t in texts):
+            raise ValueError("cannot embed POISON")
+        return embedder.encode(texts)
+
+    # A long max_wait so that all requests, sent at once, land in the same batch.
+    batcher = MicroBatcher(encode, max_batch_size=64, max_wait_ms=500)
+    requests = [[short_texts[0]], ["POISON pill", short_texts[1]], [short_texts[2]]]
+    start = threading.Barrier(len(requests))
+
+    def call(texts: list[str]) -> EncodeResult | BaseException:
+        start.wait()
+        try:
+            return batcher.embed(texts)
+        except Exception as exc:
+            return exc
+
+    try:
+        with ThreadPoolExecutor(len(requests)) as pool:
+            good_a, bad, good_b = pool.map(call, requests)
+    finally:
+        batcher.close()
+    assert isinstance(bad, ValueError) and "POISON" in str(bad)
+    assert isinstance(good_a, EncodeResult) and isinstance(good_b, EncodeResult)
+    assert _cos(good_a.vectors, embedder.encode(requests[0]).vectors)[0] > 0.9999
+    assert _cos(good_b.vectors, embedder.encode(requests[2]).vectors)[0] > 0.9999
+    assert batcher.stats.retried_batches == 1
+
+
+def test_a_request_whose_deadline_passes_in_the_queue_is_dropped(
+    embedder: SentenceEmbedder, short_texts: list[str]
+) -> None:
+    release = threading.Event()
+    seen: list[list[str]] = []
+
+    def encode(texts: list[str]) -> EncodeResult:
+        seen.append(texts)
+        release.wait(10)
+        return embedder.encode(texts)
+
+    batcher = MicroBatcher(encode, max_batch_size=1, max_wait_ms=0)
+    try:
+        first = batcher.submit([short_texts[0]])  # occupies the model until released
+        with pytest.raises(DeadlineExceeded, match="deadline exceeded"):
+            batcher.embed([short_texts[1]], timeout=0.2)
+        release.set()
+        assert len(first.result()) == 1
+        # The expired request never reached the model.
+        batcher.embed([short_texts[2]])
+        assert seen == [[short_texts[0]], [short_texts[2]]]
+    finally:
+        release.set()
+        batcher.close()
+
+
+def test_batching_off_runs_each_call_by_itself(
+    embedder: SentenceEmbedder, short_texts: list[str]
+) -> None:
+    calls: list[int] = []
+
+    def encode(texts: list[str]) -> EncodeResult:
+        calls.append(len(texts))
+        return embedder.encode(texts)
+
+    batcher = MicroBatcher(encode, max_batch_size=64, max_wait_ms=50, enabled=False)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda t: batcher.embed([t]), short_texts[:4]))
+    assert sorted(calls) == [1, 1, 1, 1]
+    for text, result in zip(short_texts, results, strict=False):
+        assert _cos(result.vectors, embedder.encode([text]).vectors)[0] > 0.9999
+    assert batcher.stats.batches == 0
