@@ -657,7 +657,7 @@ class RetrieverIndex:
                 thits, _ = self._call(self._bm25, target, terms, filter_clause, window)
                 hits = fuse_rrf(vhits, thits, rrf_k)
                 total = len(hits)
-            page = hits[offset : offset + k]
+            page = self._call(self._hydrate, target, hits[offset : offset + k])
             span.set_attribute("arxivqa.retriever.hits", len(page))
             return SearchResult(page, int(total))
 
@@ -685,9 +685,9 @@ class RetrieverIndex:
             if not vec:
                 raise FailedPrecondition(f"paper {pid} has no vector; upsert it with one")
             hits, _ = self._call(self._knn, Target.PAPERS, vec, clause, offset + k, None)
-        for h in hits:
-            h.score = h.vector_score
-        return hits[offset : offset + k]
+            for h in hits:
+                h.score = h.vector_score
+            return self._call(self._hydrate, Target.PAPERS, hits[offset : offset + k])
 
     # -- query building ----------------------------------------------------------------------
     def _fields(self, target: Target) -> list[str]:
@@ -702,67 +702,79 @@ class RetrieverIndex:
     def _knn(
         self, target: Target, vec: bytes, clause: str, n: int, ef_runtime: int | None
     ) -> tuple[list[Hit], int]:
+        """Top ``n`` by cosine: ids and scores only (fields are loaded for the page later)."""
         ef = ef_runtime or self.config.hnsw_ef_runtime
         base = f"({clause})" if clause else "*"
         query = f"{base}=>[KNN $K @vector $BLOB EF_RUNTIME $EF AS vector_distance]"
-        fields = [*self._fields(target), "vector_distance"]
         reply = self._exec(
             "FT.SEARCH", self._index(target), query,
             "PARAMS", 6, "K", n, "BLOB", vec, "EF", ef,
             "SORTBY", "vector_distance", "ASC",
-            "RETURN", len(fields), *fields,
+            "RETURN", 1, "vector_distance",
             "LIMIT", 0, n, "DIALECT", 2,
         )  # fmt: skip
-        reply = _search_reply(reply, with_scores=False)
-        hits = self._parse(target, reply)
-        for rank, h in enumerate(hits, start=1):
-            h.vector_rank = rank
-        return hits, int(reply[b"total_results"])
+        hits = []
+        for rank, (key, fields) in enumerate(_pairs(reply[1:]), start=1):
+            hit = self._hit_for_key(target, key)
+            hit.vector_rank = rank
+            hit.vector_score = 1.0 - float(_s(_as_dict(fields).get(b"vector_distance", 1.0)))
+            hits.append(hit)
+        return hits, int(reply[0])
 
     def _bm25(self, target: Target, terms: list[str], clause: str, n: int) -> tuple[list[Hit], int]:
+        """Top ``n`` by BM25 over the target's text fields: ids and scores only."""
         if not terms:
             return [], 0
         text_fields = "@title|abstract" if target is Target.PAPERS else "@text|section"
         query = f"{text_fields}:({' | '.join(terms)}) {clause}".strip()
-        fields = self._fields(target)
         reply = self._exec(
             "FT.SEARCH", self._index(target), query,
-            "WITHSCORES", "SCORER", self.config.scorer,
-            "RETURN", len(fields), *fields,
+            "NOCONTENT", "WITHSCORES", "SCORER", self.config.scorer,
             "LIMIT", 0, n, "DIALECT", 2,
         )  # fmt: skip
-        reply = _search_reply(reply, with_scores=True)
-        hits = self._parse(target, reply)
-        for rank, h in enumerate(hits, start=1):
-            h.text_rank = rank
-        return hits, int(reply[b"total_results"])
-
-    def _parse(self, target: Target, reply: dict[bytes, Any]) -> list[Hit]:
         hits = []
-        for row in reply[b"results"]:
-            f = row.get(b"extra_attributes", {})
-            paper_id = _s(f.get(b"paper_id"))
-            hit = Hit(
-                id=paper_id,
-                paper_id=paper_id,
-                title=_s(f.get(b"title")),
-                authors=_split_tags(f.get(b"authors")),
-                categories=_split_tags(f.get(b"categories")),
-                year=_year(f.get(b"year")),
-            )
-            if target is Target.PAPERS:
-                hit.text = _s(f.get(b"abstract"))
-            else:
-                hit.ordinal = int(_s(f.get(b"ordinal")) or 0)
-                hit.id = f"{paper_id}#{hit.ordinal}"
-                hit.section = _s(f.get(b"section"))
-                hit.text = _s(f.get(b"text"))
-            if b"vector_distance" in f:
-                hit.vector_score = 1.0 - float(_s(f[b"vector_distance"]))
-            if b"score" in row:
-                hit.text_score = float(row[b"score"])
+        for rank, (key, score) in enumerate(_pairs(reply[1:]), start=1):
+            hit = self._hit_for_key(target, key)
+            hit.text_rank = rank
+            hit.text_score = float(score)
             hits.append(hit)
-        return hits
+        return hits, int(reply[0])
+
+    def _hit_for_key(self, target: Target, key: Any) -> Hit:
+        cfg = self.config
+        prefix = cfg.paper_prefix if target is Target.PAPERS else cfg.passage_prefix
+        rid = _s(key)[len(prefix) :]
+        if target is Target.PAPERS:
+            return Hit(id=rid, paper_id=rid)
+        paper_id, _, ordinal = rid.rpartition("#")
+        return Hit(id=rid, paper_id=paper_id, ordinal=int(ordinal or 0))
+
+    def _hydrate(self, target: Target, hits: list[Hit]) -> list[Hit]:
+        """Load the stored fields of a page of hits (one pipeline); drop ones deleted meanwhile."""
+        if not hits:
+            return hits
+        cfg = self.config
+        prefix = cfg.paper_prefix if target is Target.PAPERS else cfg.passage_prefix
+        fields = self._fields(target)
+        pipe = self._client.pipeline(transaction=False)
+        for h in hits:
+            pipe.hmget(prefix + h.id, fields)
+        out = []
+        for h, values in zip(hits, self._run(pipe), strict=True):
+            f = dict(zip(fields, values, strict=True))
+            if f["paper_id"] is None:
+                continue
+            h.title = _s(f.get("title"))
+            h.authors = _split_tags(f.get("authors"))
+            h.categories = _split_tags(f.get("categories"))
+            h.year = _year(f.get("year"))
+            if target is Target.PAPERS:
+                h.text = _s(f.get("abstract"))
+            else:
+                h.section = _s(f.get("section"))
+                h.text = _s(f.get("text"))
+            out.append(h)
+        return out
 
     def _exec(self, *args: Any) -> Any:
         """One Redis command inside a CLIENT span (the query text, never document content)."""
@@ -969,18 +981,9 @@ def _info(raw: Any) -> dict[bytes, Any]:
     return info
 
 
-def _search_reply(raw: Any, *, with_scores: bool) -> dict[bytes, Any]:
-    """FT.SEARCH reply (RESP2 ``[total, key, score?, [field, value, ...], ...]``) as a dict."""
-    if isinstance(raw, dict):
-        return raw
-    results = []
-    step = 3 if with_scores else 2
-    for i in range(1, len(raw), step):
-        row: dict[bytes, Any] = {b"id": raw[i], b"extra_attributes": _as_dict(raw[i + step - 1])}
-        if with_scores:
-            row[b"score"] = float(raw[i + 1])
-        results.append(row)
-    return {b"total_results": int(raw[0]), b"results": results}
+def _pairs(items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    it = iter(items)
+    return zip(it, it, strict=False)
 
 
 def _index_dim(info: dict[bytes, Any]) -> int | None:
