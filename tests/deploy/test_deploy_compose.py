@@ -4,6 +4,7 @@ client has the compose plugin (it needs no engine); otherwise PyYAML does the pa
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -81,7 +82,7 @@ def test_docker_compose_config_accepts_the_file() -> None:
     base = [*cli, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE)]
     ok = subprocess.run([*base, "config", "--quiet"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    env = {"PATH": "/usr/bin:/bin:/usr/local/bin"}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
     missing = subprocess.run(
         [*cli, "--env-file", "/dev/null", "-f", str(COMPOSE), "config", "--quiet"],
         capture_output=True,

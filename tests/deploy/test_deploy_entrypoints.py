@@ -256,9 +256,10 @@ def test_gateway_is_ready_and_answers_a_search_and_an_ask_over_http(
     status, ingested = _http(base, "POST", "/v1/ingest", records)
     assert status == 200, ingested
     assert ingested["papers_written"] == len(records["records"]) and not ingested["errors"]
-    status, found = _http(base, "POST", "/v1/search", {"query": "graph neural network", "k": 3})
+    query = {"query": "graph neural network molecules", "k": 3}
+    status, found = _http(base, "POST", "/v1/search", query)
     assert status == 200, found
-    assert found["hits"], found
+    assert found["hits"][0]["paper"]["id"] == "2101.00001", found
     status, asked = _http(
         base, "POST", "/v1/ask", {"question": "What does the paper propose?", "top_k": 1}
     )
