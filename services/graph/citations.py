@@ -25,6 +25,8 @@ links papers, not versions.
 
 from __future__ import annotations
 
+import functools
+import gc
 import heapq
 import itertools
 import json
@@ -70,6 +72,13 @@ _VERSION = re.compile(r"v\d+$")
 
 def parse_paper_id(raw: str) -> str:
     """The canonical id of an arXiv identifier, or ``InvalidArgument`` naming it."""
+    return _parse_paper_id(raw)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _parse_paper_id(raw: str) -> str:
+    # Cached: a bulk load sees each id many times (only valid ids are cached; a raise
+    # is not).
     text = _VERSION.sub("", _PREFIX.sub("", raw.strip()))
     m = _NEW_ID.fullmatch(text)
     if m:
@@ -248,6 +257,22 @@ class _Ranked:
     seconds: float
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building millions of small containers (no cycles made).
+
+    Without it, each generation-0 threshold crossing walks the growing graph: a 1M-edge
+    load takes about half again as long.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # -- readers-writer lock ----------------------------------------------------------------
 
 
@@ -393,11 +418,13 @@ class CitationGraph:
         except redis.RedisError as exc:
             raise Unavailable(f"cannot load the citation graph from Redis: {exc}") from exc
         graph: nx.DiGraph = nx.DiGraph()
-        graph.add_nodes_from(nodes)
-        graph.add_edges_from(member.split(" ", 1) for member in edges)
-        for pid, raw in papers.items():
-            if pid in graph:
-                graph.nodes[pid].update(_decode_attrs(raw))
+        with _gc_paused():
+            graph.add_nodes_from(nodes)
+            graph.add_edges_from(member.split(" ", 1) for member in edges)
+            for pid, raw in papers.items():
+                if pid in graph:
+                    graph.nodes[pid].update(_decode_attrs(raw))
+            del edges
         with self._lock.write():
             self._graph = graph
             self._version += 1
@@ -496,8 +523,9 @@ class CitationGraph:
                 merged[pid] = current
             if new_edges or new_nodes or merged:
                 self._write(new_edges, list(new_nodes), merged)
-                g.add_nodes_from(new_nodes)
-                g.add_edges_from(new_edges)
+                with _gc_paused():
+                    g.add_nodes_from(new_nodes)
+                    g.add_edges_from(new_edges)
                 for pid, values in merged.items():
                     g.nodes[pid].update(values)
                 self._version += 1
