@@ -35,13 +35,13 @@ import math
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import redis
@@ -414,7 +414,7 @@ class CitationGraph:
         try:
             nodes = self._scan_set(self._k_nodes)
             edges = self._scan_set(self._k_edges)
-            papers = self._client.hgetall(self._k_papers)
+            papers = cast(dict[str, str], self._client.hgetall(self._k_papers))
         except redis.RedisError as exc:
             raise Unavailable(f"cannot load the citation graph from Redis: {exc}") from exc
         graph: nx.DiGraph = nx.DiGraph()
@@ -445,7 +445,7 @@ class CitationGraph:
         cursor = 0
         while True:
             cursor, members = self._client.sscan(key, cursor, count=_SCAN_COUNT)
-            out.extend(members)
+            out.extend(cast(list[str], members))
             if cursor == 0:
                 return out
 
@@ -762,7 +762,7 @@ class CitationGraph:
             g = self._graph
             seeds = list(dict.fromkeys(self._known(s) for s in seed_ids))
             seed_set = set(seeds)
-            scores: Counter[str] = Counter()
+            scores: defaultdict[str, float] = defaultdict(float)
             for s in seeds:
                 if use_co:
                     shared: Counter[str] = Counter()

@@ -1,6 +1,6 @@
 """Graph service wiring: settings, the citation graph core, the gRPC server.
 
-    python -m services.graph.server
+python -m services.graph.server
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ def create_server(
             tracer_provider=tracer_provider,
         )
     servicer = CitationGraphServicer(graph)
+    core = graph
+
+    def warm_up() -> None:
+        core.warm_up()
+
     service = GrpcService(
         settings,
         name="graph",
@@ -60,7 +65,7 @@ def create_server(
         add_servicers=lambda server: graph_pb2_grpc.add_CitationGraphServicer_to_server(
             servicer, server
         ),
-        warm_up=graph.warm_up,
+        warm_up=warm_up,
         tracer_provider=tracer_provider,
     )
     return service, service.port

@@ -29,12 +29,12 @@ DEFAULT_PAGE_SIZE = 50
 DEFAULT_K = 10
 DEFAULT_MAX_NODES = 100
 
-_DIRECTIONS = {
+_DIRECTIONS: dict[int, Direction] = {
     pb.DIRECTION_UNSPECIFIED: Direction.BOTH,
     pb.DIRECTION_REFERENCES: Direction.REFERENCES,
     pb.DIRECTION_CITATIONS: Direction.CITATIONS,
 }
-_METHODS = {
+_METHODS: dict[int, RecommendMethod] = {
     pb.RECOMMEND_METHOD_UNSPECIFIED: RecommendMethod.BOTH,
     pb.RECOMMEND_METHOD_CO_CITATION: RecommendMethod.CO_CITATION,
     pb.RECOMMEND_METHOD_COUPLING: RecommendMethod.COUPLING,
@@ -162,8 +162,7 @@ class CitationGraphServicer(graph_pb2_grpc.CitationGraphServicer):
         r = self.graph.rank(k, list(request.categories), request.year_min, request.year_max)
         return pb.RankResponse(
             results=[
-                pb.RankedPaper(paper=_paper(x.paper), score=x.score, rank=x.rank)
-                for x in r.results
+                pb.RankedPaper(paper=_paper(x.paper), score=x.score, rank=x.rank) for x in r.results
             ],
             computed_at=_timestamp(r.computed_at),
             computed_at_version=r.computed_at_version,
