@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -470,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         f"EF_RUNTIME={cfg.hnsw_ef_runtime}, scorer {cfg.scorer}, title_weight "
         f"{cfg.title_weight:g}, rrf_k {cfg.rrf_k:g}, window {cfg.rrf_window}"
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (other work shares these CPUs)")
     total0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-retriever-") as tmp:
         redis_server = LocalRedis(data_dir=Path(tmp)).start()

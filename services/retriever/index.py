@@ -70,7 +70,7 @@ class IndexConfig:
     prefix: str = "arxivqa"
     version: int = 1
     hnsw_m: int = 16
-    hnsw_ef_construction: int = 200
+    hnsw_ef_construction: int = 100
     hnsw_ef_runtime: int = 100
     rrf_k: float = 60.0
     # Candidates taken from each list before fusing (at least offset + k).
