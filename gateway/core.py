@@ -749,7 +749,7 @@ class Gateway:
             if papers or passages:
                 self._upsert(papers, paper_index, passages, passage_index, result, budget)
             if batch.citations or papers:
-                self._add_citations(batch, papers, result, budget)
+                self._add_citations(batch, papers, paper_index, result, budget)
         return result
 
     def _upsert(
@@ -813,6 +813,7 @@ class Gateway:
         self,
         batch: IngestBatch,
         papers: list[arxiv.Paper],
+        paper_index: list[int],
         result: IngestResult,
         budget: Budget,
     ) -> None:
@@ -842,7 +843,10 @@ class Gateway:
         resp = self.clients.stream("graph", "AddCitations", requests(), budget, what="citations")
         result.citations_added += resp.edges_added
         positions = {f"{a} -> {b}": i for i, (a, b) in enumerate(batch.citations)}
+        records = {p.id: i for p, i in zip(papers, paper_index, strict=True)}
         for s in resp.skipped:
-            result.errors.append(
-                IngestError("citation", positions.get(s.item, -1), s.item, s.reason)
-            )
+            if s.item in positions:
+                result.errors.append(IngestError("citation", positions[s.item], s.item, s.reason))
+            else:
+                idx = records.get(s.item, -1)
+                result.errors.append(IngestError("record", idx, s.item, f"graph: {s.reason}"))

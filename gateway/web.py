@@ -7,8 +7,6 @@ to HTTP codes (INVALID_ARGUMENT 400, NOT_FOUND 404, UNAVAILABLE 503, DEADLINE_EX
 the configured default.
 """
 
-from __future__ import annotations
-
 import hmac
 import logging
 import socket
@@ -313,7 +311,7 @@ class HttpServer:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> HttpServer:
+    def start(self, timeout: float = 10.0) -> "HttpServer":
         self._thread.start()
         waited = threading.Event()
         for _ in range(int(timeout / 0.02)):

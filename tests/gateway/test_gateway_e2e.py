@@ -1,0 +1,225 @@
+"""End to end over HTTP and gRPC on the real services: ingest, search, ask, paper view."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import grpc
+import pytest
+from gateway_stack import API_KEY, FULLTEXT_IDS, Stack, Target
+
+from arxivqa.gateway.v1 import gateway_pb2 as pb
+from services.common.arxiv import clean_fulltext
+
+pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
+
+MODES = {
+    "vector": pb.SEARCH_MODE_VECTOR,
+    "text": pb.SEARCH_MODE_TEXT,
+    "hybrid": pb.SEARCH_MODE_HYBRID,
+}
+
+
+def _kaggle(shared: Path) -> list[dict]:
+    path = shared / "arxiv" / "kaggle_sample_200.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def test_ingest_reports_what_was_written(stack: Stack, shared_data: Path) -> None:
+    by_batch = {r.batch_id: r for r in stack.ingest}
+    assert by_batch["kaggle"].papers_written == 200
+    assert by_batch["unarxive"].papers_written == 49
+    fulltexts = [
+        rec
+        for line in (shared_data / "arxiv" / "unarxive_sample_fulltext.jsonl")
+        .read_text()
+        .splitlines()
+        if line.strip() and (rec := json.loads(line))["id"] in FULLTEXT_IDS
+    ]
+    assert len(fulltexts) == len(FULLTEXT_IDS)
+    paragraphs = sum(1 for ft in fulltexts for p in ft["paragraphs"] if clean_fulltext(p["text"]))
+    assert by_batch["fulltext"].passages_written == paragraphs
+    # The graph links papers, not versions: 1708.03528v4 is 1708.03528.
+    edges = {
+        tuple(re.sub(r"v\d+$", "", x.strip()) for x in line.split("\t"))
+        for line in (shared_data / "arxiv" / "unarxive_sample_refs.tsv").read_text().splitlines()
+        if line.strip()
+    }
+    assert by_batch["refs"].citations_added == len(edges)
+    assert all(not r.errors for r in stack.ingest), [list(r.errors) for r in stack.ingest]
+
+
+def test_ingest_reports_bad_records_and_keeps_good_ones(stack: Stack) -> None:
+    good = {"id": "2312.99901", "title": "A perfectly fine paper", "abstract": "About cats."}
+    records = [json.dumps(good), "{not json", json.dumps({"id": "2312.99902"})]
+    resp = stack.client.post(
+        "/v1/ingest",
+        json={"batch_id": "bad", "records": records},
+        headers={"X-API-Key": API_KEY},
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["papers_written"] == 1
+    errors = {e["index"]: e for e in body["errors"]}
+    assert set(errors) == {1, 2}
+    assert "malformed JSON" in errors[1]["message"]
+    assert errors[2]["id"] == "2312.99902" and "title" in errors[2]["message"]
+    assert stack.client.get("/v1/papers/2312.99901").json()["paper"]["title"] == good["title"]
+
+
+@pytest.mark.parametrize("mode", ["vector", "text", "hybrid"])
+def test_search_finds_a_paper_by_its_title_in_each_mode(
+    stack: Stack, shared_data: Path, mode: str
+) -> None:
+    rec = _kaggle(shared_data)[0]
+    title = " ".join(rec["title"].split())
+    http = stack.client.post("/v1/search", json={"query": title, "mode": mode, "k": 5})
+    assert http.status_code == 200, http.text
+    body = http.json()
+    assert body["mode"] == mode
+    assert body["hits"][0]["paper"]["id"] == rec["id"]
+    assert body["hits"][0]["paper"]["url"] == f"https://arxiv.org/abs/{rec['id']}"
+    ranks = body["hits"][0]
+    if mode == "vector":
+        assert ranks["vector_rank"] == 1
+    elif mode == "text":
+        assert ranks["text_rank"] == 1
+    else:
+        assert ranks["vector_rank"] >= 1 and ranks["text_rank"] >= 1
+
+    g = stack.stub.Search(pb.SearchRequest(query=title, mode=MODES[mode], k=5), timeout=30)
+    assert [h.paper.id for h in g.hits] == [h["paper"]["id"] for h in body["hits"]]
+
+
+def test_search_filters_by_category_and_year(stack: Stack) -> None:
+    body = stack.client.post(
+        "/v1/search",
+        json={
+            "query": "random polynomials",
+            "filters": {"categories": ["math.PR"], "year_from": 2022, "year_to": 2022},
+            "k": 20,
+        },
+    ).json()
+    assert body["hits"]
+    for h in body["hits"]:
+        assert "math.PR" in h["paper"]["categories"]
+        assert h["paper"]["year"] == 2022
+
+
+def test_ask_extracts_the_answer_from_a_full_text_paragraph(stack: Stack, target: Target) -> None:
+    resp = stack.client.post("/v1/ask", json={"question": target.question, "passages": 5})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["answers_available"] is True
+    best = body["answers"][0]
+    assert best["text"].lower() == target.answer.lower()
+    assert best["paper"]["id"] == target.paper_id
+    assert best["paper"]["title"] and best["paper"]["url"].endswith(target.paper_id)
+    assert best["paper"]["authors"] and best["paper"]["year"] == 2022
+    read = {p["id"]: p for p in body["passages"]}
+    passage = read[best["passage_id"]]
+    assert passage["source"] == "full_text"
+    assert passage["text"][best["start"] : best["end"]] == best["text"]
+    assert best["text"] in best["evidence"]
+
+    g = stack.stub.Ask(pb.AskRequest(question=target.question, passages=5), timeout=60)
+    assert g.answers[0].paper.id == target.paper_id
+    assert g.answers[0].text == best["text"]
+
+
+def test_ask_reads_abstracts_of_papers_without_full_text(stack: Stack, shared_data: Path) -> None:
+    rec = _kaggle(shared_data)[0]
+    body = stack.client.post("/v1/ask", json={"question": rec["title"], "passages": 3}).json()
+    mine = [p for p in body["passages"] if p["paper_id"] == rec["id"]]
+    assert len(mine) == 1
+    assert mine[0]["source"] == "abstract"
+    assert mine[0]["text"] == " ".join(rec["abstract"].split())
+    # Papers with full text are read through their paragraphs, never their abstract.
+    for p in body["passages"]:
+        assert p["source"] == ("full_text" if p["paper_id"] in FULLTEXT_IDS else "abstract")
+
+
+def test_paper_view_has_citation_counts(stack: Stack, shared_data: Path) -> None:
+    refs = {
+        tuple(line.split("\t"))
+        for line in (shared_data / "arxiv" / "unarxive_sample_refs.tsv").read_text().splitlines()
+        if line.strip()
+    }
+    citing = "2212.11770"
+    expected = len({b for a, b in refs if a == citing})
+    body = stack.client.get(f"/v1/papers/{citing}").json()
+    assert body["citations_available"] is True
+    assert body["reference_count"] == expected
+    assert body["citation_count"] == 0
+    assert body["paper"]["title"]
+    g = stack.stub.GetPaper(pb.GetPaperRequest(id=citing), timeout=10)
+    assert g.HasField("reference_count") and g.reference_count == expected
+
+
+def test_citation_operations(stack: Stack, shared_data: Path) -> None:
+    refs = [
+        line.split("\t")
+        for line in (shared_data / "arxiv" / "unarxive_sample_refs.tsv").read_text().splitlines()
+        if line.strip()
+    ]
+    a, b = refs[0][0].strip(), refs[0][1].strip()
+    path = stack.client.get("/v1/path", params={"from_id": a, "to_id": b}).json()
+    assert path["found"] is True
+    assert [p["id"] for p in path["path"]] == [a, b]
+    assert path["path"][0]["title"]  # enriched from the retriever
+    sub = stack.client.get("/v1/subgraph", params={"id": a, "depth": 1}).json()
+    assert {"citing_id": a, "cited_id": b} in sub["edges"]
+    rank = stack.client.get("/v1/rank", params={"k": 5}).json()
+    assert len(rank["papers"]) == 5 and rank["papers"][0]["rank"] == 1
+    similar = stack.client.get("/v1/similar", params={"id": a, "k": 3}).json()
+    assert len(similar) == 3 and a not in [h["paper"]["id"] for h in similar]
+    rec = stack.stub.Recommend(pb.RecommendRequest(seed_ids=[b], k=5), timeout=10)
+    for r in rec.recommendations:
+        assert r.reasons and r.reasons[0].text
+
+
+def test_reads_are_open_but_writes_need_the_api_key(stack: Stack) -> None:
+    batch = {"records": [json.dumps({"id": "2312.99903", "title": "Keyed"})]}
+    no_key = stack.client.post("/v1/ingest", json=batch)
+    assert no_key.status_code == 401
+    assert "X-API-Key" in no_key.json()["error"]["message"]
+    wrong = stack.client.post("/v1/ingest", json=batch, headers={"X-API-Key": "nope"})
+    assert wrong.status_code == 401
+    with pytest.raises(grpc.RpcError) as exc:
+        list(stack.stub.Ingest(iter([pb.IngestRequest(records=batch["records"])]), timeout=10))
+    assert exc.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    ok = stack.client.post("/v1/ingest", json=batch, headers={"X-API-Key": API_KEY})
+    assert ok.status_code == 200 and ok.json()["papers_written"] == 1
+    assert stack.client.post("/v1/search", json={"query": "Keyed"}).status_code == 200
+
+
+def test_readiness_reports_each_dependency(stack: Stack) -> None:
+    assert stack.client.get("/healthz").json() == {"status": "ok"}
+    body = stack.client.get("/readyz")
+    assert body.status_code == 200
+    deps = body.json()["dependencies"]
+    assert {name: d["status"] for name, d in deps.items()} == {
+        "embedder": "SERVING",
+        "retriever": "SERVING",
+        "qa": "SERVING",
+        "graph": "SERVING",
+    }
+
+
+def test_openapi_describes_every_operation(stack: Stack) -> None:
+    paths = stack.client.get("/openapi.json").json()["paths"]
+    for p in (
+        "/v1/search",
+        "/v1/ask",
+        "/v1/papers/{paper_id}",
+        "/v1/similar",
+        "/v1/recommend",
+        "/v1/path",
+        "/v1/subgraph",
+        "/v1/rank",
+        "/v1/ingest",
+    ):
+        assert p in paths
+    assert stack.client.get("/docs").status_code == 200
