@@ -1,0 +1,223 @@
+"""``python -m services.qa.training`` / ``arxivqa train-reader`` / ``make train-reader``.
+
+Subcommands (``run`` is the default when the first argument is an option or absent):
+
+  run       prepare -> train -> evaluate -> register (alias candidate) -> promote (gate)
+  estimate  time a few real training steps and a sample of evaluation; extrapolate
+  promote   apply the gate to the candidate (or --version N) without retraining
+  resolve   print the local directory a models:/ reference resolves to
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from services.common.errors import ServiceError
+from services.common.logging import configure_logging
+from services.qa.training.train import TrainConfig
+
+log = logging.getLogger(__name__)
+_DEFAULTS = TrainConfig()
+
+
+def _out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _eval_file(value: str) -> tuple[str, Path]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=FILE, got {value!r}")
+    return name, Path(path)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    d = _DEFAULTS
+    p.add_argument(
+        "--base",
+        default="",
+        help="base encoder: local dir or hub id (default: the installed all-MiniLM-L6-v2)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder with the default QA files (default ../shared/data/qa)",
+    )
+    p.add_argument(
+        "--no-default-data",
+        action="store_true",
+        help="train and evaluate only on the files given with --train/--eval",
+    )
+    p.add_argument(
+        "--train",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="extra SQuAD-format training file (repeatable)",
+    )
+    p.add_argument(
+        "--eval",
+        action="append",
+        type=_eval_file,
+        default=[],
+        metavar="NAME=FILE",
+        help="extra named SQuAD-format eval set (repeatable)",
+    )
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument(
+        "--max-steps", type=int, default=d.max_steps, help="stop after N steps (0 = off)"
+    )
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.learning_rate)
+    p.add_argument("--max-seq-len", type=int, default=d.max_seq_len)
+    p.add_argument(
+        "--doc-stride", type=int, default=d.doc_stride, help="tokens shared by neighbouring windows"
+    )
+    p.add_argument(
+        "--neg-ratio",
+        type=float,
+        default=d.neg_ratio,
+        help="answerless windows kept per window with an answer",
+    )
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default="", help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--eval-limit", type=int, default=0, help="score only N questions per eval set")
+    p.add_argument("--max-answer-tokens", type=int, default=64)
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else .data/mlflow)",
+    )
+
+
+def _options(args: argparse.Namespace, *, promote: bool = True):  # type: ignore[no-untyped-def]
+    from services.qa.training.pipeline import PipelineOptions
+
+    cfg = TrainConfig(
+        base_model=args.base,
+        max_seq_len=args.max_seq_len,
+        doc_stride=args.doc_stride,
+        neg_ratio=args.neg_ratio,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        device=args.device,
+    )
+    return PipelineOptions(
+        train=cfg,
+        use_default_data=not args.no_default_data,
+        data_dir=args.data_dir,
+        train_files=tuple(args.train),
+        eval_files=tuple(args.eval),
+        eval_limit=args.eval_limit,
+        max_answer_tokens=args.max_answer_tokens,
+        promote=promote,
+        tracking_uri=args.tracking_uri,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train-reader", description="Train, evaluate, register and promote the QA reader."
+    )
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="the whole pipeline (default)")
+    _add_run_options(p_run)
+    p_run.add_argument("--no-promote", action="store_true", help="stop after registering")
+    p_est = sub.add_parser("estimate", help="time real steps and extrapolate the full run")
+    _add_run_options(p_est)
+    p_est.add_argument("--steps", type=int, default=20, help="training steps to time")
+    p_pro = sub.add_parser("promote", help="apply the gate to the candidate")
+    p_pro.add_argument("--version", default=None, help="version to promote (default: candidate)")
+    p_pro.add_argument("--tracking-uri", default=None)
+    p_res = sub.add_parser("resolve", help="download a models:/ reference and print its folder")
+    p_res.add_argument("ref", help="e.g. models:/reader@production")
+    p_res.add_argument("--tracking-uri", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--log-level")):
+        argv = ["run", *argv]
+    elif argv[0] == "--log-level" and (len(argv) < 3 or argv[2].startswith("-")):
+        argv = [*argv[:2], "run", *argv[2:]]
+    args = build_parser().parse_args(argv)
+    configure_logging("train-reader", args.log_level)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "estimate":
+            return _estimate(args)
+        if args.command == "promote":
+            return _promote(args)
+        return _resolve(args)
+    except ServiceError as exc:
+        sys.stderr.write(f"train-reader: {exc}\n")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from services.qa.training.pipeline import run
+
+    res = run(_options(args, promote=not args.no_promote))
+    _out(f"run {res.run_id}: registered reader version {res.version} (alias candidate)")
+    _out(
+        f"trained {res.train.steps} steps on {res.features['windows']} windows "
+        f"({res.train.seconds_per_step:.2f} s/step on {res.train.device})"
+    )
+    _out()
+    _out(f"{'eval set':<20} {'questions':>9} {'EM':>7} {'F1':>7}")
+    for name, s in res.scores.items():
+        _out(f"{name:<20} {s.questions:>9} {s.exact_match:>7.2f} {s.f1:>7.2f}")
+    _out()
+    _out("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()))
+    if res.decision is not None:
+        _out(("PROMOTED: " if res.decision.promoted else "NOT PROMOTED: ") + res.decision.reason)
+    return 0
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from services.qa.training.pipeline import estimate
+
+    est = estimate(_options(args, promote=False), steps=args.steps)
+    _out(f"measured {est.steps_measured} training steps: {est.seconds_per_step:.2f} s/step")
+    _out(f"{'step':<28} {'count':>8} {'s/unit':>8} {'minutes':>8}")
+    _out(f"{'prepare (measured)':<28} {'':>8} {'':>8} {est.prepare_seconds / 60:>8.1f}")
+    _out(
+        f"{'train steps':<28} {est.total_steps:>8} {est.seconds_per_step:>8.3f} "
+        f"{est.train_seconds / 60:>8.1f}"
+    )
+    for name, n in est.eval_windows.items():
+        per = est.eval_seconds_per_window[name]
+        _out(f"{'eval windows ' + name:<28} {n:>8} {per:>8.3f} {n * per / 60:>8.1f}")
+    _out(f"{'total (estimate)':<28} {'':>8} {'':>8} {est.total_seconds / 60:>8.1f}")
+    _out(f"training windows: {est.train_windows}")
+    _out(
+        f"CPU time per step: {est.cpu_seconds_per_step:.2f} s over {est.threads} threads "
+        f"(idle-machine wall time ~ {est.cpu_seconds_per_step / est.threads:.2f} s/step)"
+    )
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from services.qa.training.registry import Store, promote
+
+    decision = promote(Store.from_env(args.tracking_uri), args.version)
+    _out(("PROMOTED: " if decision.promoted else "NOT PROMOTED: ") + decision.reason)
+    return 0 if decision.promoted else 1
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    from services.qa.training.registry import resolve_reader_source
+
+    _out(resolve_reader_source(args.ref, tracking_uri=args.tracking_uri))
+    return 0

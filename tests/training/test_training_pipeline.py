@@ -1,0 +1,246 @@
+"""The whole pipeline on a tiny model: train, evaluate, register, gate, resolve, serve.
+
+The tiny reader is a 2-layer, 32-wide BERT with random weights and the installed
+all-MiniLM-L6-v2 tokenizer; the MLflow store (sqlite + artifacts) lives in a temporary
+directory. The first run learns six questions by heart and is promoted; a second run
+that barely trains scores worse on the same eval set and the gate refuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer, BertConfig, BertModel
+
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.qa.training.cli import main
+from services.qa.training.data import build_train_features, load_squad
+from services.qa.training.evaluate import predict, squad_scores
+from services.qa.training.pipeline import PipelineOptions, PipelineResult, run
+from services.qa.training.registry import Store, resolve_reader_source
+from services.qa.training.train import TrainConfig, default_base_model, train
+
+REPO = Path(__file__).resolve().parents[2]
+
+PARAGRAPHS = [
+    (
+        "transformer",
+        "The Transformer architecture was introduced in 2017 by researchers at Google. "
+        "It relies entirely on attention.",
+        [
+            ("q1", "When was the Transformer introduced?", "2017"),
+            ("q2", "Who introduced the Transformer?", "researchers at Google"),
+        ],
+    ),
+    (
+        "redis",
+        "Redis is an in-memory data store written in C. "
+        "Its search module adds vector similarity queries.",
+        [
+            ("q3", "What language is Redis written in?", "C"),
+            ("q4", "What does the search module add?", "vector similarity queries"),
+        ],
+    ),
+    (
+        "covid",
+        "The coronavirus spike protein binds the ACE2 receptor on human cells, "
+        "which allows the virus to enter.",
+        [
+            ("q5", "Which receptor does the spike protein bind?", "the ACE2 receptor"),
+            ("q6", "What does binding allow?", "the virus to enter"),
+        ],
+    ),
+]
+
+
+def write_squad(path: Path, paragraphs=PARAGRAPHS) -> Path:  # type: ignore[no-untyped-def]
+    data = [
+        {
+            "title": title,
+            "paragraphs": [
+                {
+                    "context": ctx,
+                    "document_id": title,
+                    "qas": [
+                        {
+                            "id": qid,
+                            "question": q,
+                            "answers": [{"text": a, "answer_start": ctx.index(a)}],
+                        }
+                        for qid, q, a in qas
+                    ],
+                }
+            ],
+        }
+        for title, ctx, qas in paragraphs
+    ]
+    path.write_text(json.dumps({"version": "1.1", "data": data}))
+    return path
+
+
+def make_tiny_base(out: Path) -> Path:
+    """A random 2-layer BERT encoder with the real tokenizer, saved like any base model."""
+    tok = AutoTokenizer.from_pretrained(default_base_model())
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    BertModel(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+GOOD = TrainConfig(
+    max_seq_len=64,
+    doc_stride=16,
+    epochs=40,
+    batch_size=6,
+    learning_rate=5e-3,
+    warmup_ratio=0.0,
+    seed=3,
+)
+
+
+@dataclass
+class Runs:
+    store: Store
+    data: Path
+    good: PipelineResult
+    bad: PipelineResult
+    root: Path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    root = tmp_path_factory.mktemp("training")
+    base = make_tiny_base(root / "base")
+    data = write_squad(root / "tiny.json")
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ARXIVQA_DATA_DIR", str(root / "data"))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        options = PipelineOptions(
+            train=replace(GOOD, base_model=str(base)),
+            use_default_data=False,
+            train_files=(data,),
+            eval_files=(("tiny", data),),
+            tracking_uri=uri,
+        )
+        good = run(options)
+        bad = run(replace(options, train=replace(options.train, max_steps=1, learning_rate=1e-6)))
+        yield Runs(Store.from_env(uri), data, good, bad, root)
+
+
+def test_good_candidate_is_recorded_registered_and_promoted(runs: Runs) -> None:
+    assert runs.good.scores["tiny"].f1 == pytest.approx(100.0)
+    assert runs.good.decision is not None and runs.good.decision.promoted
+    client = runs.store.client(create=False)
+    record = client.get_run(runs.good.run_id).data
+    sha = hashlib.sha256(runs.data.read_bytes()).hexdigest()
+    assert record.params["data.tiny.json.sha256"] == sha
+    assert record.params["max_seq_len"] == "64" and record.params["seed"] == "3"
+    assert record.metrics["tiny.f1"] == pytest.approx(100.0)
+    assert record.metrics["train_seconds"] > 0
+    commit = record.tags["mlflow.source.git.commit"]
+    known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=REPO, check=False)
+    assert len(commit) == 40 and known.returncode == 0
+    files = {f.path for f in client.list_artifacts(runs.good.run_id, "model")}
+    assert {"model/config.json", "model/model.safetensors", "model/tokenizer.json"} <= files
+    assert client.get_model_version_by_alias("reader", "production").version == "1"
+
+
+def test_worse_candidate_is_registered_but_refused_with_the_reason(runs: Runs) -> None:
+    decision = runs.bad.decision
+    assert decision is not None and not decision.promoted
+    assert runs.bad.scores["tiny"].f1 < runs.good.scores["tiny"].f1
+    assert "lower F1 than production version 1 on tiny" in decision.reason
+    client = runs.store.client(create=False)
+    assert client.get_model_version_by_alias("reader", "candidate").version == "2"
+    assert client.get_model_version_by_alias("reader", "production").version == "1"
+    assert client.get_model_version("reader", "2").tags["gate"] == "refused"
+
+
+def test_cli_promote_refuses_the_worse_version_with_exit_code_1(runs: Runs, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["promote", "--version", "2", "--tracking-uri", runs.store.tracking_uri])
+    assert code == 1
+    assert "NOT PROMOTED: refused: candidate version 2 has a lower F1" in capsys.readouterr().out
+
+
+def test_production_reference_resolves_to_the_promoted_reader(runs: Runs, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    path = resolve_reader_source(
+        "models:/reader@production", cache_dir=cache, tracking_uri=runs.store.tracking_uri
+    )
+    assert Path(path).is_relative_to(cache) and "v1-" in Path(path).name
+    model = AutoModelForQuestionAnswering.from_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(path)
+    examples = load_squad(runs.data)
+    preds = predict(model, tok, examples, max_seq_len=64, doc_stride=16)
+    assert squad_scores(preds, examples).f1 == pytest.approx(runs.good.scores["tiny"].f1)
+    assert preds["q5"] == "the ACE2 receptor"
+    # a second resolve uses the cache; a version number works as well as an alias
+    again = resolve_reader_source(
+        "models:/reader/1", cache_dir=cache, tracking_uri=runs.store.tracking_uri
+    )
+    assert again == path
+
+
+def test_qa_reader_serves_the_promoted_version(runs: Runs, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from services.qa.reader import Passage, Reader
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", runs.store.tracking_uri)
+    monkeypatch.setenv("ARXIVQA_DATA_DIR", str(tmp_path))
+    reader = Reader("models:/reader@production", max_seq_len=64, stride=16)
+    reader.warm_up()
+    assert reader.local_path is not None and "/reader/v1-" in reader.local_path
+    _, context, qas = PARAGRAPHS[2]
+    for _, question, gold in qas:
+        result = reader.answer(question, [Passage(text=context, id="p")], top_k=1)
+        best = result.answers[0]
+        assert best.text == gold and context[best.start : best.end] == gold
+
+
+def test_resolve_errors_say_what_is_missing(runs: Runs, tmp_path: Path) -> None:
+    uri = runs.store.tracking_uri
+    with pytest.raises(
+        NotFound, match=r"no alias 'staging' \(aliases: candidate -> v2, production -> v1\)"
+    ):
+        resolve_reader_source("models:/reader@staging", tracking_uri=uri, cache_dir=tmp_path)
+    with pytest.raises(NotFound, match="registered model 'other' not found"):
+        resolve_reader_source("models:/other@production", tracking_uri=uri, cache_dir=tmp_path)
+    with pytest.raises(NotFound, match="version 9 of model 'reader' not found"):
+        resolve_reader_source("models:/reader/9", tracking_uri=uri, cache_dir=tmp_path)
+    with pytest.raises(InvalidArgument, match="bad model reference 'models:/reader'"):
+        resolve_reader_source("models:/reader", tracking_uri=uri, cache_dir=tmp_path)
+    missing = tmp_path / "none" / "mlflow.db"
+    with pytest.raises(FailedPrecondition, match=r"no model registry at .*make train-reader"):
+        resolve_reader_source("models:/reader@production", tracking_uri=f"sqlite:///{missing}")
+    assert not missing.exists()
+
+
+def test_same_data_and_seed_give_the_same_model(runs: Runs, tmp_path: Path) -> None:
+    base = str(runs.root / "base")
+    tok = AutoTokenizer.from_pretrained(base)
+    examples = load_squad(runs.data)
+    feats = build_train_features(examples, tok, max_seq_len=64, doc_stride=16, neg_ratio=0, seed=0)
+    cfg = replace(GOOD, base_model=base, max_steps=8)
+    outs = []
+    for name in ("a", "b"):
+        train(cfg, feats, tok, tmp_path / name)
+        model = AutoModelForQuestionAnswering.from_pretrained(tmp_path / name)
+        ids = torch.tensor([feats.input_ids[0]])
+        with torch.inference_mode():
+            outs.append(model(input_ids=ids).start_logits)
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-5)
