@@ -429,6 +429,7 @@ class CitationGraph:
             self._graph = graph
             self._version += 1
             self._loaded = True
+        with self._rank_lock:  # after, not inside, the write lock: _ranked nests them the other way
             self._rank_cache.clear()
         stats = LoadStats(
             graph.number_of_nodes(), graph.number_of_edges(), len(papers),

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +17,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from arxivqa.graph.v1 import graph_pb2 as pb
 from arxivqa.graph.v1 import graph_pb2_grpc
 from services.common.healthcheck import check
-from services.common.redis_server import LocalRedis
+from services.common.redis_server import LocalRedis, free_port
 from services.common.server import GrpcService
 from services.graph.server import SERVICE_NAME, Settings, create_server
 
@@ -292,3 +297,40 @@ def test_server_and_redis_spans_share_one_trace(redis_url: str, span_exporter) -
         s.context.trace_id == rpc.context.trace_id and s.parent.span_id == rpc.context.span_id
         for s in redis_spans
     )
+
+
+def _spawn(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.graph.server"],
+        env={**os.environ, "OTEL_SDK_DISABLED": "true", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_main_serves_until_sigterm(redis_url: str) -> None:
+    port = free_port()
+    proc = _spawn({"ARXIVQA_GRAPH_PORT": str(port), "REDIS_URL": redis_url})
+    try:
+        deadline = time.monotonic() + 60
+        while check(f"127.0.0.1:{port}")[1] != "SERVING":
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "graph server did not become SERVING"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_main_fails_fast_on_bad_settings_and_unreachable_redis() -> None:
+    proc = _spawn({"ARXIVQA_GRAPH_PORT": "not-a-port"})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "ARXIVQA_GRAPH_PORT" in err
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    proc = _spawn({"ARXIVQA_GRAPH_PORT": "0", "ARXIVQA_GRAPH_REDIS_URL": dead})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "cannot load the citation graph from Redis" in err
