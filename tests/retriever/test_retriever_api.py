@@ -315,3 +315,31 @@ def test_recovers_when_redis_comes_back_without_a_restart(
     finally:
         running.close()
         redis_server.stop()
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://generic:6379/0")
+    monkeypatch.setenv("ARXIVQA_RETRIEVER_DIM", "768")
+    monkeypatch.setenv("ARXIVQA_RETRIEVER_RRF_K", "30")
+    settings = Settings()
+    assert settings.port == 50052 and settings.redis_url == "redis://generic:6379/0"
+    cfg = settings.index_config()
+    assert (cfg.dim, cfg.rrf_k, cfg.papers_index) == (768, 30.0, "arxivqa:papers:v1")
+    monkeypatch.setenv("ARXIVQA_RETRIEVER_REDIS_URL", "redis://own:6380/1")
+    assert Settings().redis_url == "redis://own:6380/1"  # the service's own variable wins
+
+
+def test_start_fails_clearly_when_redis_is_absent() -> None:
+    from services.common.redis_server import free_port
+
+    settings = Settings(
+        port=0, redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_wait_seconds=0.5
+    )
+    service, port = create_server(settings)
+    service.start()
+    try:
+        with pytest.raises(Exception, match="did not answer within"):
+            service.wait_until_ready(10)
+        assert check(f"127.0.0.1:{port}")[1] == "NOT_SERVING"
+    finally:
+        service.stop(0).wait()
