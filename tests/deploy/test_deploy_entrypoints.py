@@ -1,7 +1,10 @@
 """Every image's ENTRYPOINT, run as a plain process, starts its service and passes the
 image's own HEALTHCHECK command.
 
-The environment is what the container would get: the Dockerfile's ENV, then the
+The process runs from a copy of exactly the files the Dockerfile COPYs, laid out as under
+its WORKDIR, with this virtualenv standing in for the image's (minus the editable install
+of the project, which the image does not have either). The environment is what the
+container would get: the Dockerfile's ENV, then the
 docker-compose service's ``environment`` (interpolated with .env.example), with only what
 differs outside a container changed: ports are free ones, REDIS_URL is the test Redis, the
 gateway's targets are the ports the services got here, the QA model is a tiny one built
@@ -14,6 +17,8 @@ dependency order, each only once the ones it depends on pass their health check,
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,6 +81,7 @@ class Proc:
     command: list[str]
     health: list[str]
     log_path: Path
+    cwd: Path
     popen: subprocess.Popen[bytes] | None = None
     healthy: bool = False
     error: str = ""
@@ -88,27 +94,66 @@ class Proc:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _map_path(value: str, home: Path) -> str:
+def image_tree(name: str, dest: Path) -> Path:
+    """The files the image COPYs from the build context, laid out as under its WORKDIR.
+
+    Running from this tree (not the repository) shows the image carries everything its
+    service imports: a module left out of the COPY lines fails here as it would in Docker.
+    """
+    cfg = read_dockerfile(dockerfile_path(name)).config()
+    assert cfg.workdir == "/app"
+    for line in cfg.copies:
+        if line.startswith("--from"):
+            continue
+        *sources, target = line.split()
+        for src in sources:
+            origin = ROOT / src
+            if origin.is_dir():
+                shutil.copytree(
+                    origin,
+                    dest / target,
+                    dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile"),
+                )
+            else:
+                (dest / target).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(origin, dest / target / origin.name)
+    return dest
+
+
+# This virtualenv has the project installed in editable mode; the images do not (their
+# deps stage uninstalls it). Dropping the editable finder makes imports come only from the
+# image tree, as in the container.
+_NO_EDITABLE = """import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+"""
+
+
+def _map_path(value: str, home: Path, app: Path) -> str:
     venv = Path(sys.executable).parent.parent
     return (
         value.replace("/opt/venv", str(venv))
         .replace("/home/app", str(home))
-        .replace("/app", str(ROOT))
+        .replace("/app", str(app))
     )
 
 
 def process_environment(
-    name: str, compose: dict[str, Any], overrides: dict[str, str], home: Path
+    name: str, compose: dict[str, Any], overrides: dict[str, str], home: Path, app: Path
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """(environment, entrypoint command, healthcheck argv) for one image as a process."""
     cfg = read_dockerfile(dockerfile_path(name)).config()
     env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
     for key, value in cfg.env.items():
-        env[key] = _map_path(value.replace("$PATH", env["PATH"]), home)
+        env[key] = _map_path(value.replace("$PATH", env["PATH"]), home, app)
     for key, value in environment_dict(compose["services"][name].get("environment")).items():
         if value is not None:
-            env[key] = _map_path(value, home)
+            env[key] = _map_path(value, home, app)
     env.update(overrides)
+    shim = home / "no-editable"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(_NO_EDITABLE)
+    env["PYTHONPATH"] = os.pathsep.join([str(shim), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     command = [sys.executable if a == "python" else a for a in cfg.entrypoint]
     if cfg.healthcheck[0] == "CMD-SHELL":
         health = ["/bin/sh", "-c", cfg.healthcheck[1]]
@@ -143,7 +188,7 @@ def wait_healthy(proc: Proc, timeout: float) -> None:
             proc.error = f"exited with {proc.popen.returncode} before passing its health check"
             return
         result = subprocess.run(
-            proc.health, env=proc.env, cwd=ROOT, capture_output=True, text=True, timeout=30
+            proc.health, env=proc.env, cwd=proc.cwd, capture_output=True, text=True, timeout=30
         )
         proc.health_output = (result.stdout + result.stderr).strip()
         if result.returncode == 0:
@@ -197,8 +242,9 @@ def stack(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         if name == "gateway":
             for dep in ("embedder", "retriever", "qa", "graph"):
                 overrides[f"ARXIVQA_GATEWAY_{dep.upper()}_TARGET"] = f"127.0.0.1:{ports[dep]}"
-        env, command, health = process_environment(name, compose, overrides, home)
-        procs[name] = Proc(name, env, command, health, tmp / f"{name}.log")
+        app = image_tree(name, tmp / f"app-{name}")
+        env, command, health = process_environment(name, compose, overrides, home, app)
+        procs[name] = Proc(name, env, command, health, tmp / f"{name}.log", app)
 
     try:
         for name in start_order(compose_raw):
@@ -210,7 +256,7 @@ def stack(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 continue
             with proc.log_path.open("wb") as log:
                 proc.popen = subprocess.Popen(
-                    proc.command, env=proc.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+                    proc.command, env=proc.env, cwd=proc.cwd, stdout=log, stderr=subprocess.STDOUT
                 )
             wait_healthy(proc, START_TIMEOUT.get(name, 60.0))
         procs["gateway"].env["_HTTP"] = f"http://127.0.0.1:{http_port}"
@@ -222,10 +268,22 @@ def stack(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.mark.parametrize("name", ALL_IMAGES)
 def test_entrypoint_starts_and_passes_the_image_healthcheck(
-    stack: dict[str, Proc], name: str
+    stack: dict[str, Proc], name: str, record_testsuite_property: Any
 ) -> None:
     proc = stack[name]
     assert proc.healthy, f"{name}: {proc.error}\n--- log ---\n{proc.log_tail()}"
+    # The code that ran is the image's copy, not the repository's.
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import {proc.command[-1]} as m; print(m.__file__)"],
+        env=proc.env,
+        cwd=proc.cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.stdout.strip().startswith(str(proc.cwd)), probe.stdout + probe.stderr
+    # Start to first passing probe, in the JUnit report (docs/deploy.md quotes it).
+    record_testsuite_property(f"{name}_healthy_after_s", proc.timings["healthy_after_s"])
     # The probe really answers for this process: SERVING over grpc.health.v1 or HTTP 200.
     if name != "gateway":
         assert "SERVING" in proc.health_output
