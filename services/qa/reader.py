@@ -161,6 +161,9 @@ class Reader:
         self.quantize = quantize
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         self._load_lock = threading.Lock()
+        # A fast tokenizer's truncation/padding settings live in its Rust object, which
+        # refuses concurrent use ("Already borrowed"); tokenising is quick, so serialise it.
+        self._tok_lock = threading.Lock()
         # Several threads running torch at once on a few cores only fight over them; by
         # default one request runs the model at a time, using every intra-op thread.
         self._infer = threading.Semaphore(concurrency)
@@ -417,7 +420,8 @@ class Reader:
             span.set_attribute("arxivqa.qa.model", self.model_id)
             span.set_attribute("arxivqa.qa.passages", len(passages))
             span.set_attribute("arxivqa.qa.top_k", top_k)
-            windows = self._windows(question, passages)
+            with self._tok_lock:
+                windows = self._windows(question, passages)
             span.set_attribute("arxivqa.qa.windows", len(windows))
             per_window = top_k * 4 + 16
             candidates: list[_Candidate] = []

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
+import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -246,12 +247,30 @@ def test_refuses_a_missing_model(tmp_path: Path) -> None:
         Reader(str(tmp_path / "nowhere")).warm_up()
 
 
-def test_registry_reference_without_the_registry_is_a_clear_error() -> None:
-    if importlib.util.find_spec("services.qa.training") is not None and (
-        importlib.util.find_spec("services.qa.training.registry") is not None
-    ):
-        pytest.skip("the training registry exists; its own tests cover models:/ sources")
-    with pytest.raises(
-        ModelNotUsable, match=r"registry reference.*services\.qa\.training\.registry"
-    ):
+def test_registry_reference_is_resolved_through_the_training_registry(
+    crafted_qa_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The seam's contract: services.qa.training.registry.resolve_reader_source(ref) returns
+    # a local directory. A stand-in module keeps this test free of MLflow and its store.
+    seen: list[str] = []
+
+    def resolve_reader_source(ref: str) -> str:
+        seen.append(ref)
+        return str(crafted_qa_model)
+
+    stand_in = types.ModuleType("services.qa.training.registry")
+    stand_in.resolve_reader_source = resolve_reader_source  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "services.qa.training.registry", stand_in)
+    reader = Reader("models:/reader@production", max_seq_len=64, stride=16)
+    reader.warm_up()
+    assert seen == ["models:/reader@production"]
+    assert reader.local_path == str(crafted_qa_model)
+    assert reader.answer("?", [Passage("zebra and tiger")]).answers[0].text == "zebra and tiger"
+
+
+def test_registry_reference_without_the_registry_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "services.qa.training.registry", None)  # import fails
+    with pytest.raises(ModelNotUsable, match=r"registry reference.*services\.qa\.training"):
         Reader("models:/reader@production").warm_up()
