@@ -144,17 +144,19 @@ def _qa_model() -> tuple[str | None, str]:
     model = os.environ.get("ARXIVQA_QA_MODEL")
     if model:
         return model, "ARXIVQA_QA_MODEL"
+    ref = "models:/reader@production"
     try:
-        from services.qa.training import registry  # type: ignore[import-not-found]
+        from services.qa.training.registry import resolve_reader_source
 
-        ref = registry.production_reference()
-    except Exception:
-        ref = None
-    if ref:
-        return str(ref), "the production reader in the model registry"
+        resolve_reader_source(ref)
+    except Exception as exc:  # no store, no alias, mlflow absent: say why, start without qa
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    else:
+        return ref, "the model registry (alias production)"
     return None, (
         "no reader configured: set ARXIVQA_QA_MODEL to a SQuAD-trained model directory "
-        "(or run 'arxivqa train-reader'); Ask returns passages without answers until then"
+        f"or run 'arxivqa train-reader' (registry: {reason}); Ask returns passages "
+        "without answers until then"
     )
 
 

@@ -108,7 +108,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def _budget(self, context: grpc.ServicerContext, default: float | None = None) -> Budget:
         """The caller's deadline when it sent one, else the configured default."""
         remaining = context.time_remaining()
-        if remaining is not None:
+        # Without a deadline, grpc reports a practically infinite time remaining.
+        if remaining is not None and remaining < 24 * 3600:
             return Budget.seconds(remaining)
         return Budget.seconds(default if default is not None else self.deadline_seconds)
 
