@@ -291,7 +291,7 @@ def bench_synthetic(url: str, size: int) -> dict[str, float]:
     report("process max RSS so far", f"{rss_mb():.0f} MiB", f"redis {redis_mb(url):.0f} MiB")
     graph.close()
     client = redis.Redis.from_url(url)
-    client.delete(prefix + "edges", prefix + "nodes", prefix + "papers")
+    client.delete(prefix + "refs", prefix + "nodes", prefix + "papers")
     client.close()
     return {"edges": float(n_edges), "load": load_s, "cold": cold_s, "pagerank": pr_s}
 

@@ -5,9 +5,11 @@ No gRPC here: the servicer translates protobuf to these plain objects and back.
 Redis layout (all keys under ``arxivqa:graph:v1:``, so the graph shares a Redis with the
 retriever without touching its keys):
 
-- ``edges``  a set of ``"<citing> <cited>"`` members: one key for the whole edge list, so a
-  bulk load is a few large ``SADD`` calls in one ``MULTI`` and a cold start is one ``SSCAN``
-  stream instead of one round trip per paper;
+- ``refs``   a hash ``citing id -> "cited1 cited2 ..."`` (its references, space-separated):
+  a bulk load is a few large ``HSET`` calls in one ``MULTI``, and a cold start is one
+  ``HSCAN`` stream of one field per citing paper, not one round trip per paper (measured
+  on 1M edges against one set of ``"citing cited"`` members: 4x less time reading Redis, and
+  networkx builds the graph 2.3x faster from edges grouped by citing paper);
 - ``nodes``  a set of paper ids, so papers without edges (given only attributes, or left
   alone by a ``RemovePaper``) survive a restart;
 - ``papers`` a hash ``paper id -> JSON {"title", "year", "categories"}``.
@@ -58,7 +60,7 @@ MAX_SUBGRAPH_NODES = 2000
 MAX_SEEDS = 100
 MAX_REASON_IDS = 10
 _WRITE_CHUNK = 10_000
-_SCAN_COUNT = 20_000
+_SCAN_COUNT = 5_000
 _RANK_CACHE_SIZE = 16
 
 _NEW_ID = re.compile(r"(\d{2})(\d{2})\.(\d{4,5})")
@@ -379,7 +381,7 @@ class CitationGraph:
         self.redis_url = redis_url
         self.prefix = prefix
         self.rank_refresh_seconds = rank_refresh_seconds
-        self._k_edges = prefix + "edges"
+        self._k_refs = prefix + "refs"
         self._k_nodes = prefix + "nodes"
         self._k_papers = prefix + "papers"
         self._client = redis.Redis.from_url(
@@ -413,18 +415,20 @@ class CitationGraph:
         start = time.perf_counter()
         try:
             nodes = self._scan_set(self._k_nodes)
-            edges = self._scan_set(self._k_edges)
+            refs = self._scan_hash(self._k_refs)
             papers = cast(dict[str, str], self._client.hgetall(self._k_papers))
         except redis.RedisError as exc:
             raise Unavailable(f"cannot load the citation graph from Redis: {exc}") from exc
         graph: nx.DiGraph = nx.DiGraph()
         with _gc_paused():
             graph.add_nodes_from(nodes)
-            graph.add_edges_from(member.split(" ", 1) for member in edges)
+            graph.add_edges_from(
+                (citing, cited) for citing, cited_ids in refs.items() for cited in cited_ids.split()
+            )
             for pid, raw in papers.items():
                 if pid in graph:
                     graph.nodes[pid].update(_decode_attrs(raw))
-            del edges
+            del refs
         with self._lock.write():
             self._graph = graph
             self._version += 1
@@ -440,6 +444,15 @@ class CitationGraph:
             stats.nodes, stats.edges, stats.papers, stats.seconds,
         )  # fmt: skip
         return stats
+
+    def _scan_hash(self, key: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        cursor = 0
+        while True:
+            cursor, fields = self._client.hscan(key, cursor, count=_SCAN_COUNT)
+            out.update(cast(dict[str, str], fields))
+            if cursor == 0:
+                return out
 
     def _scan_set(self, key: str) -> list[str]:
         out: list[str] = []
@@ -523,7 +536,12 @@ class CitationGraph:
                     current["categories"] = list(a.categories)
                 merged[pid] = current
             if new_edges or new_nodes or merged:
-                self._write(new_edges, list(new_nodes), merged)
+                refs: dict[str, list[str]] = {}
+                for citing, cited in new_edges:
+                    if citing not in refs:
+                        refs[citing] = list(g.successors(citing)) if citing in g else []
+                    refs[citing].append(cited)
+                self._write(refs, list(new_nodes), merged)
                 with _gc_paused():
                     g.add_nodes_from(new_nodes)
                     g.add_edges_from(new_edges)
@@ -538,15 +556,17 @@ class CitationGraph:
 
     def _write(
         self,
-        edges: Sequence[tuple[str, str]],
+        refs: dict[str, list[str]],
         nodes: Sequence[str],
         papers: dict[str, dict[str, Any]],
     ) -> None:
+        """One MULTI: the full new reference list of every citing paper touched, new nodes,
+        attributes."""
         try:
             pipe = self._client.pipeline(transaction=True)
-            members = [f"{a} {b}" for a, b in edges]
-            for chunk in _chunks(members, _WRITE_CHUNK):
-                pipe.sadd(self._k_edges, *chunk)
+            lists = [(citing, " ".join(cited)) for citing, cited in refs.items()]
+            for start in range(0, len(lists), _WRITE_CHUNK):
+                pipe.hset(self._k_refs, mapping=dict(lists[start : start + _WRITE_CHUNK]))
             for chunk in _chunks(nodes, _WRITE_CHUNK):
                 pipe.sadd(self._k_nodes, *chunk)
             items = [(pid, json.dumps(v, ensure_ascii=False)) for pid, v in papers.items()]
@@ -564,12 +584,17 @@ class CitationGraph:
             g = self._graph
             if pid not in g:
                 raise NotFound(f"paper {pid} is not in the citation graph")
-            members = [f"{pid} {c}" for c in g.successors(pid)]
-            members += [f"{p} {pid}" for p in g.predecessors(pid)]
+            removed = g.out_degree(pid) + g.in_degree(pid)
+            # Every paper citing it gets its reference list rewritten without it.
+            lists = {
+                p: " ".join(c for c in g.successors(p) if c != pid) for p in g.predecessors(pid)
+            }
             try:
                 pipe = self._client.pipeline(transaction=True)
-                for chunk in _chunks(members, _WRITE_CHUNK):
-                    pipe.srem(self._k_edges, *chunk)
+                pipe.hdel(self._k_refs, pid, *[p for p, refs in lists.items() if not refs])
+                kept = [(p, refs) for p, refs in lists.items() if refs]
+                for start in range(0, len(kept), _WRITE_CHUNK):
+                    pipe.hset(self._k_refs, mapping=dict(kept[start : start + _WRITE_CHUNK]))
                 pipe.srem(self._k_nodes, pid)
                 pipe.hdel(self._k_papers, pid)
                 pipe.execute()
@@ -577,7 +602,7 @@ class CitationGraph:
                 raise Unavailable(f"cannot write to Redis: {exc}") from exc
             g.remove_node(pid)
             self._version += 1
-            return len(members), self._version
+            return removed, self._version
 
     # -- reads ----------------------------------------------------------------------------
     def _info(self, pid: str) -> PaperInfo:

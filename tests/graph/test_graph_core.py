@@ -130,19 +130,20 @@ def test_attributes_make_nodes_and_merge(graph: CitationGraph) -> None:
 def test_remove_paper_removes_node_and_edges_everywhere(
     redis_url: str, graph: CitationGraph
 ) -> None:
-    graph.add([(P["p1"], P["s"]), (P["s"], P["r1"]), (P["p2"], P["r1"])])
+    graph.add([(P["p1"], P["s"]), (P["s"], P["r1"]), (P["p2"], P["r1"]), (P["p2"], P["s"])])
+    graph.add([(P["p2"], P["c1"])])
     removed, _ = graph.remove_paper(P["s"])
-    assert removed == 2
-    assert graph.edges() == {(P["p2"], P["r1"])}
+    assert removed == 3
+    assert graph.edges() == {(P["p2"], P["r1"]), (P["p2"], P["c1"])}
     with pytest.raises(NotFound):
         graph.paper(P["s"])
     with pytest.raises(NotFound):
         graph.remove_paper(P["s"])
-    # p1 lost its only edge but stays a paper, also after a restart.
+    # p1 lost its only edge but stays a paper, also after a restart; p2 keeps its others.
     fresh = CitationGraph(redis_url)
     fresh.warm_up()
     assert fresh.edges() == graph.edges()
-    assert fresh.nodes() == graph.nodes() == {P["p1"], P["p2"], P["r1"]}
+    assert fresh.nodes() == graph.nodes() == {P["p1"], P["p2"], P["r1"], P["c1"]}
 
 
 def test_restart_keeps_every_edge_and_attribute(redis_url: str, graph: CitationGraph) -> None:
