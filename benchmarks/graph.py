@@ -115,14 +115,19 @@ def cold_start(url: str, prefix: str, repeats: int = 3) -> tuple[float, int]:
 
 
 def pagerank_time(g: CitationGraph, repeats: int = 3, **filters: object) -> tuple[float, int]:
+    """Median wall seconds of a forced recomputation; median CPU to ``last_cpu()``."""
     times = []
+    cpus = []
     nodes = 0
     for _ in range(repeats):
         g._rank_cache.clear()  # force a recomputation
+        cpu = time.process_time()
         result = g.rank(10, **filters)  # type: ignore[arg-type]
+        cpus.append(time.process_time() - cpu)
         assert result.recomputed
         times.append(result.compute_seconds)
         nodes = result.ranked_nodes
+    _cpu[0] = statistics.median(cpus)
     return statistics.median(times), nodes
 
 
@@ -209,9 +214,15 @@ def bench_real(url: str, queries: int) -> None:
         f"{n_edges:,} edges, {last_cpu()}",
     )
     seconds, nodes = pagerank_time(g)
-    report("PageRank, whole graph, median of 3", f"{seconds:.3f} s", f"{nodes:,} nodes")
+    report(
+        "PageRank, whole graph, median of 3", f"{seconds:.3f} s", f"{nodes:,} nodes, {last_cpu()}"
+    )
     seconds, nodes = pagerank_time(g, categories=["cs.CL"], year_min=2018, year_max=2023)
-    report("PageRank, cs.CL 2018-2023 induced subgraph", f"{seconds:.3f} s", f"{nodes:,} nodes")
+    report(
+        "PageRank, cs.CL 2018-2023 induced subgraph",
+        f"{seconds:.3f} s",
+        f"{nodes:,} nodes, {last_cpu()}",
+    )
 
     service, port = create_server(Settings(port=0, redis_url=url, key_prefix=prefix))
     service.start()
@@ -287,7 +298,7 @@ def bench_synthetic(url: str, size: int) -> dict[str, float]:
         f"{n_edges:,} edges, {last_cpu()}",
     )
     pr_s, nodes = pagerank_time(graph, repeats=2)
-    report("PageRank, whole graph, median of 2", f"{pr_s:.3f} s", f"{nodes:,} nodes")
+    report("PageRank, whole graph, median of 2", f"{pr_s:.3f} s", f"{nodes:,} nodes, {last_cpu()}")
     report("process max RSS so far", f"{rss_mb():.0f} MiB", f"redis {redis_mb(url):.0f} MiB")
     graph.close()
     client = redis.Redis.from_url(url)
