@@ -57,6 +57,7 @@ def test_least_privilege_pinned_actions_and_timeouts(name: str) -> None:
     text = (WORKFLOWS / name).read_text()
     doc = load(name)
     assert doc["permissions"] == {"contents": "read"}
+    assert doc["defaults"]["run"]["shell"] == "bash"  # -eo pipefail
     for job_name, job in doc["jobs"].items():
         assert "permissions" not in job or all(
             v in {"read", "none"} for v in job["permissions"].values()
