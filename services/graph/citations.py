@@ -411,25 +411,27 @@ class CitationGraph:
             return stats
 
     def reload(self) -> LoadStats:
-        """Replace the in-memory graph with what Redis holds."""
+        """Replace the in-memory graph with what Redis holds (writes wait meanwhile)."""
         start = time.perf_counter()
-        try:
-            nodes = self._scan_set(self._k_nodes)
-            refs = self._scan_hash(self._k_refs)
-            papers = cast(dict[str, str], self._client.hgetall(self._k_papers))
-        except redis.RedisError as exc:
-            raise Unavailable(f"cannot load the citation graph from Redis: {exc}") from exc
-        graph: nx.DiGraph = nx.DiGraph()
-        with _gc_paused():
-            graph.add_nodes_from(nodes)
-            graph.add_edges_from(
-                (citing, cited) for citing, cited_ids in refs.items() for cited in cited_ids.split()
-            )
-            for pid, raw in papers.items():
-                if pid in graph:
-                    graph.nodes[pid].update(_decode_attrs(raw))
-            del refs
         with self._lock.write():
+            try:
+                nodes = self._scan_set(self._k_nodes)
+                refs = self._scan_hash(self._k_refs)
+                papers = cast(dict[str, str], self._client.hgetall(self._k_papers))
+            except redis.RedisError as exc:
+                raise Unavailable(f"cannot load the citation graph from Redis: {exc}") from exc
+            graph: nx.DiGraph = nx.DiGraph()
+            with _gc_paused():
+                graph.add_nodes_from(nodes)
+                graph.add_edges_from(
+                    (citing, cited)
+                    for citing, cited_ids in refs.items()
+                    for cited in cited_ids.split()
+                )
+                for pid, raw in papers.items():
+                    if pid in graph:
+                        graph.nodes[pid].update(_decode_attrs(raw))
+                del refs
             self._graph = graph
             self._version += 1
             self._loaded = True
@@ -527,14 +529,16 @@ class CitationGraph:
                     new_nodes[pid] = None
             merged: dict[str, dict[str, Any]] = {}
             for pid, a in attrs.items():
-                current = dict(g.nodes[pid]) if pid in g else {}
+                before = dict(g.nodes[pid]) if pid in g else {}
+                current = dict(before)
                 if a.title:
                     current["title"] = a.title
                 if a.year:
                     current["year"] = a.year
                 if a.categories:
                     current["categories"] = list(a.categories)
-                merged[pid] = current
+                if current != before or pid not in g:
+                    merged[pid] = current
             if new_edges or new_nodes or merged:
                 refs: dict[str, list[str]] = {}
                 for citing, cited in new_edges:

@@ -123,6 +123,9 @@ def test_attributes_make_nodes_and_merge(graph: CitationGraph) -> None:
     graph.add(papers=[PaperAttributes("1412.6980v2", "", 2015, ())])
     info = graph.paper("1412.6980")
     assert (info.title, info.year, info.categories) == ("Adam", 2015, ("cs.LG",))
+    version = graph.version
+    same = graph.add(papers=[PaperAttributes("1412.6980", "Adam", 2015, ("cs.LG",))])
+    assert same.papers_updated == 0 and graph.version == version, "same attributes: no-op"
     res = graph.add(papers=[PaperAttributes("1412.6980", "x", 3000, ())])
     assert res.papers_updated == 0 and "year 3000" in res.skipped[0].reason
 
