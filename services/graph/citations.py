@@ -509,7 +509,9 @@ class CitationGraph:
                 result.skipped.append(Skipped(p.paper_id, str(exc)))
                 continue
             if p.year and not 1900 <= p.year <= 2100:
-                result.skipped.append(Skipped(pid, f"year {p.year} out of range 1900-2100"))
+                result.skipped.append(
+                    Skipped(p.paper_id, f"year {p.year} of {pid} out of range 1900-2100")
+                )
                 continue
             attrs[pid] = PaperAttributes(
                 pid, p.title.strip(), p.year, tuple(c.strip() for c in p.categories if c.strip())
