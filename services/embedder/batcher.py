@@ -1,7 +1,8 @@
 """Dynamic micro-batching: concurrent requests share one model batch.
 
-Callers (gRPC worker threads) call ``MicroBatcher.embed(texts)`` and block. One worker
-thread takes the oldest pending request, waits at most ``max_wait_ms`` (counted from
+Callers (gRPC worker threads) call ``MicroBatcher.embed(texts)`` and block. A worker
+thread (one by default; ``workers`` of them run batches side by side) takes the oldest
+pending request, waits at most ``max_wait_ms`` (counted from
 that request's arrival) for more to arrive, packs requests in arrival order into a batch
 of at most ``max_batch_size`` texts, runs the model once and hands each caller exactly its
 own rows, in its own order.
@@ -140,12 +141,15 @@ class MicroBatcher:
         max_batch_size: int = 64,
         max_wait_ms: float = 5.0,
         enabled: bool = True,
+        workers: int = 1,
         name: str = "embedder-batcher",
     ) -> None:
         if max_batch_size < 1:
             raise InvalidArgument(f"max_batch_size must be at least 1, got {max_batch_size}")
         if max_wait_ms < 0:
             raise InvalidArgument(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+        if workers < 1:
+            raise InvalidArgument(f"workers must be at least 1, got {workers}")
         self._encode = encode
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
@@ -154,7 +158,8 @@ class MicroBatcher:
         self._queue: deque[_Pending] = deque()
         self._cond = threading.Condition()
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self.workers = workers
+        self._threads: list[threading.Thread] = []
         self._name = name
 
     # -- caller side -----------------------------------------------------------------------
@@ -195,9 +200,13 @@ class MicroBatcher:
         with self._cond:
             if self._closed:
                 raise Unavailable("the embedder is shutting down; retry")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+            if not self._threads:
+                for i in range(self.workers):
+                    thread = threading.Thread(
+                        target=self._run, name=f"{self._name}-{i}", daemon=True
+                    )
+                    thread.start()
+                    self._threads.append(thread)
             now = time.monotonic()
             for item in items:
                 item.enqueued = now
@@ -210,8 +219,8 @@ class MicroBatcher:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout)
 
     # -- worker side -----------------------------------------------------------------------

@@ -41,10 +41,16 @@ class Settings(ServerSettings):
         None, ge=8, le=8192, description="Token window; unset = sentence_bert_config.json."
     )
     device: str = Field("cpu", description="torch device, e.g. cpu or cuda:0.")
+    torch_threads: int | None = Field(
+        None, ge=1, le=256, description="torch intra-op threads; unset = torch's default."
+    )
     batching: bool = Field(True, description="Coalesce concurrent requests into model batches.")
     max_batch_size: int = Field(64, ge=1, le=4096, description="Texts per model batch.")
     max_wait_ms: float = Field(
         5.0, ge=0, le=10_000, description="How long a request may wait for others to join it."
+    )
+    batch_workers: int = Field(
+        1, ge=1, le=64, description="Model batches run side by side (pair with TORCH_THREADS)."
     )
     max_texts: int = Field(1024, ge=1, description="Texts allowed in one request.")
     max_chars: int = Field(20_000, ge=1, description="Characters allowed in one text.")
@@ -82,6 +88,7 @@ def create_server(
         max_batch_size=settings.max_batch_size,
         max_wait_ms=settings.max_wait_ms,
         enabled=settings.batching,
+        workers=settings.batch_workers,
     )
     limits = Limits(
         max_texts=settings.max_texts,
@@ -104,6 +111,10 @@ def main() -> None:
     settings = load_settings(Settings)
     configure_logging("embedder", settings.log_level)
     configure_tracing("embedder")
+    if settings.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
     service, _ = create_server(settings)
     serve(service)
 

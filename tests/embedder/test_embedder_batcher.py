@@ -31,11 +31,15 @@ def _requests(short_texts: list[str], n: int) -> list[list[str]]:
     return out
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_concurrent_callers_share_batches_and_get_their_own_vectors(
-    embedder: SentenceEmbedder, short_texts: list[str]
+    embedder: SentenceEmbedder, short_texts: list[str], workers: int
 ) -> None:
     batcher = MicroBatcher(
-        lambda texts: embedder.encode(texts, batch_size=64), max_batch_size=64, max_wait_ms=50
+        lambda texts: embedder.encode(texts, batch_size=64),
+        max_batch_size=64,
+        max_wait_ms=50,
+        workers=workers,
     )
     requests = _requests(short_texts, 24)
     start = threading.Barrier(len(requests))
