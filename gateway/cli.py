@@ -328,7 +328,11 @@ def _wrap(text: str, indent: str = "      ", width: int = 100) -> str:
 def cmd_search(args: argparse.Namespace) -> int:
     from arxivqa.gateway.v1 import gateway_pb2 as pb
 
-    mode = {"vector": 1, "text": 2, "hybrid": 3}[args.mode]
+    mode = {
+        "vector": pb.SEARCH_MODE_VECTOR,
+        "text": pb.SEARCH_MODE_TEXT,
+        "hybrid": pb.SEARCH_MODE_HYBRID,
+    }[args.mode]
     try:
         resp = _stub(args.gateway).Search(
             pb.SearchRequest(
@@ -670,7 +674,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_train_reader(argv: list[str]) -> int:
     try:
-        from services.qa.training.cli import main as train_main  # type: ignore[import-not-found]
+        from services.qa.training.cli import main as train_main
     except ImportError as exc:
         print(
             f"the reader training pipeline is not installed here (services.qa.training.cli: {exc})",

@@ -29,7 +29,7 @@ from services.common import arxiv, errors
 log = logging.getLogger(__name__)
 
 Mode = Literal["vector", "text", "hybrid"]
-MODES: dict[str, int] = {
+MODES: dict[str, retriever_pb2.SearchMode] = {
     "vector": retriever_pb2.SEARCH_MODE_VECTOR,
     "text": retriever_pb2.SEARCH_MODE_TEXT,
     "hybrid": retriever_pb2.SEARCH_MODE_HYBRID,
@@ -340,7 +340,7 @@ class Gateway:
         self,
         text: str,
         mode: Mode,
-        target: int,
+        target: retriever_pb2.SearchTarget,
         filters: Filters | None,
         k: int,
         offset: int,
@@ -502,7 +502,7 @@ class Gateway:
         vector = self._embed([question], budget)[0]
         fpb = _filters_pb(filters)
 
-        def search(target: int) -> Any:
+        def search(target: retriever_pb2.SearchTarget) -> Any:
             return self.clients.call(
                 "retriever",
                 "Search",

@@ -48,8 +48,8 @@ def error_body(status: str, code: int, message: str) -> dict[str, Any]:
 
 class FiltersBody(BaseModel):
     categories: list[str] = Field(default_factory=list, description="Any of these categories.")
-    year_from: int | None = Field(None, description="Inclusive; null = open.")
-    year_to: int | None = Field(None, description="Inclusive; null = open.")
+    year_from: int | None = Field(default=None, description="Inclusive; null = open.")
+    year_to: int | None = Field(default=None, description="Inclusive; null = open.")
     authors: list[str] = Field(default_factory=list, description="Any of these author names.")
 
     def domain(self) -> core.Filters:
@@ -59,14 +59,14 @@ class FiltersBody(BaseModel):
 class SearchBody(BaseModel):
     query: str = Field(..., examples=["graph neural networks for molecules"])
     mode: Literal["vector", "text", "hybrid"] = "hybrid"
-    filters: FiltersBody = Field(default_factory=FiltersBody)
+    filters: FiltersBody = Field(default_factory=lambda: FiltersBody())
     k: int = Field(10, description="1..100")
     offset: int = Field(0, description="0..1000")
 
 
 class AskBody(BaseModel):
     question: str = Field(..., examples=["What dataset was used for evaluation?"])
-    filters: FiltersBody = Field(default_factory=FiltersBody)
+    filters: FiltersBody = Field(default_factory=lambda: FiltersBody())
     passages: int = Field(5, description="How many passages to read, 1..50.")
     top_k: int = Field(3, description="How many answers, 1..20.")
 
