@@ -334,3 +334,16 @@ def test_sigterm_stops_every_service_cleanly(stack: dict[str, Proc]) -> None:
             continue
         codes[name] = stop(proc, timeout=30.0)
     assert codes and all(code == 0 for code in codes.values()), codes
+
+
+def test_qa_image_without_a_model_stops_at_start_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    """`docker run arxivqa-qa` with no ARXIVQA_QA_MODEL: a clear exit, not a hung container."""
+    app = image_tree("qa", tmp_path / "app")
+    compose = {"services": {"qa": {"environment": {}}}}
+    env, command, _ = process_environment("qa", compose, {}, tmp_path, app)
+    assert "ARXIVQA_QA_MODEL" not in env
+    done = subprocess.run(command, env=env, cwd=app, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "ARXIVQA_QA_MODEL" in done.stderr
