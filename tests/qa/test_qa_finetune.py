@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,8 +101,19 @@ def _exact(model_dir: Path, contexts: list[str], qas) -> int:  # type: ignore[no
     return hits
 
 
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Tiny ops: one thread is as fast on an idle machine and far faster on a busy one
+    (OpenMP threads spinning at every barrier of the backward pass)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 @pytest.mark.shared_data
+@pytest.mark.usefixtures("one_torch_thread")
 def test_fine_tuned_tiny_model_extracts_real_answers(
     shared_data: Path, random_qa_model: Path, tmp_path: Path
 ) -> None:
