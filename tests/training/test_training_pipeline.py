@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -28,6 +29,12 @@ from services.qa.training.registry import Store, resolve_reader_source
 from services.qa.training.train import TrainConfig, default_base_model, train
 
 REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.slow,
+    # mlflow 3.x still uses a SQLAlchemy loader option that SQLAlchemy 2.1 deprecates
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*"),
+]
 
 PARAGRAPHS = [
     (
@@ -254,3 +261,39 @@ def test_same_data_and_seed_give_the_same_model(runs: Runs, tmp_path: Path) -> N
         with torch.inference_mode():
             outs.append(model(input_ids=ids).start_logits)
     torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-5)
+
+
+def test_gate_re_evaluates_production_when_the_eval_set_changed(
+    runs: Runs, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ARXIVQA_DATA_DIR", str(tmp_path / "data"))
+    subset = write_squad(tmp_path / "subset.json", PARAGRAPHS[1:])
+    options = PipelineOptions(
+        train=replace(GOOD, base_model=str(runs.root / "base")),
+        use_default_data=False,
+        train_files=(runs.data,),
+        eval_files=(("tiny", runs.data),),
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}",
+    )
+    first = run(options)
+    second = run(replace(options, eval_files=(("tiny", subset),)))
+    assert first.decision is not None and first.decision.promoted
+    decision = second.decision
+    assert decision is not None and decision.promoted
+    # production (version 1) was scored again on the 4-question set, not on its recorded 6
+    assert decision.production["tiny"].questions == 4
+    assert decision.production["tiny"].fingerprint == decision.candidate["tiny"].fingerprint
+    assert "version 2 promoted over version 1" in decision.reason
+
+
+def test_estimate_times_real_steps_and_extrapolates(runs: Runs, capsys) -> None:  # type: ignore[no-untyped-def]
+    data, base = str(runs.data), str(runs.root / "base")
+    argv = ["estimate", "--no-default-data", "--train", data, "--eval", f"tiny={data}"]
+    argv += ["--base", base, "--max-seq-len", "64", "--doc-stride", "16"]
+    argv += ["--epochs", "5", "--batch-size", "2", "--steps", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "measured 2 training steps on 6 windows" in out
+    assert re.search(r"train steps\s+15\s", out)  # 5 epochs x 3 batches
+    assert re.search(r"eval tiny windows\s+6\s", out)
+    assert "full run, idle machine" in out

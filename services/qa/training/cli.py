@@ -204,22 +204,21 @@ def _estimate(args: argparse.Namespace) -> int:
     from services.qa.training.pipeline import estimate
 
     est = estimate(_options(args, promote=False), steps=args.steps)
-    _out(f"measured {est.steps_measured} training steps: {est.seconds_per_step:.2f} s/step")
-    _out(f"{'step':<28} {'count':>8} {'s/unit':>8} {'minutes':>8}")
-    _out(f"{'prepare (measured)':<28} {'':>8} {'':>8} {est.prepare_seconds / 60:>8.1f}")
     _out(
-        f"{'train steps':<28} {est.total_steps:>8} {est.seconds_per_step:>8.3f} "
-        f"{est.train_seconds / 60:>8.1f}"
+        f"measured {est.steps_measured} training steps on {est.train_windows} windows, "
+        f"{est.threads} torch thread(s)"
     )
-    for name, n in est.eval_windows.items():
-        per = est.eval_seconds_per_window[name]
-        _out(f"{'eval windows ' + name:<28} {n:>8} {per:>8.3f} {n * per / 60:>8.1f}")
-    _out(f"{'total (estimate)':<28} {'':>8} {'':>8} {est.total_seconds / 60:>8.1f}")
-    _out(f"training windows: {est.train_windows}")
     _out(
-        f"CPU time per step: {est.cpu_seconds_per_step:.2f} s over {est.threads} threads "
-        f"(idle-machine wall time ~ {est.cpu_seconds_per_step / est.threads:.2f} s/step)"
+        f"{'phase':<30} {'count':>7} {'wall s/unit':>11} {'cpu s/unit':>10} "
+        f"{'wall min':>8} {'cpu min':>8}"
     )
+    for p in est.phases:
+        _out(
+            f"{p.name:<30} {p.count:>7} {p.wall_per_unit:>11.3f} {p.cpu_per_unit:>10.3f} "
+            f"{p.wall / 60:>8.1f} {p.cpu / 60:>8.1f}"
+        )
+    _out(f"full run, wall time at this machine's current load: {est.wall_seconds / 60:.1f} min")
+    _out(f"full run, idle machine (cpu / {est.threads} thread(s)): {est.idle_seconds / 60:.1f} min")
     return 0
 
 

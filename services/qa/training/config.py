@@ -37,8 +37,8 @@ class TrainConfig:
     base_model: str = ""  # "" = default_base_model()
     max_seq_len: int = 256
     doc_stride: int = 64
-    neg_ratio: float = 0.5
-    epochs: int = 2
+    neg_ratio: float = 1.0
+    epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 1e-4
     weight_decay: float = 0.01

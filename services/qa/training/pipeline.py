@@ -253,38 +253,55 @@ def run(options: PipelineOptions) -> PipelineResult:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """One line of an estimate: ``count`` units at the measured seconds per unit."""
+
+    name: str
+    count: int
+    wall_per_unit: float
+    cpu_per_unit: float  # CPU seconds of this process, all threads together
+
+    @property
+    def wall(self) -> float:
+        return self.count * self.wall_per_unit
+
+    @property
+    def cpu(self) -> float:
+        return self.count * self.cpu_per_unit
+
+
+@dataclass(frozen=True)
 class Estimate:
+    """Measured rates extrapolated to a full run.
+
+    Wall time inflates on a busy shared machine; CPU time much less. On an idle machine
+    the wall time is about ``cpu / threads`` (a little more: threads do not scale
+    perfectly), so ``idle_seconds`` with one thread is the honest single-core figure.
+    """
+
+    phases: list[Phase]
     steps_measured: int
-    seconds_per_step: float
-    total_steps: int
     train_windows: int
-    eval_windows: dict[str, int]
-    eval_seconds_per_window: dict[str, float]
-    prepare_seconds: float
-    # CPU seconds of this process per training step (all threads): on a busy shared
-    # machine wall time inflates, CPU time much less; idle wall time ~ cpu / threads
-    cpu_seconds_per_step: float
     threads: int
 
     @property
-    def train_seconds(self) -> float:
-        return self.seconds_per_step * self.total_steps
+    def wall_seconds(self) -> float:
+        return sum(p.wall for p in self.phases)
 
     @property
-    def eval_seconds(self) -> float:
-        per = self.eval_seconds_per_window
-        return sum(n_windows * per[n] for n, n_windows in self.eval_windows.items())
+    def idle_seconds(self) -> float:
+        return sum(p.cpu for p in self.phases) / self.threads
 
-    @property
-    def total_seconds(self) -> float:
-        return self.prepare_seconds + self.train_seconds + self.eval_seconds
+
+def _clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
 
 
 def estimate(options: PipelineOptions, steps: int = 20, eval_sample: int = 16) -> Estimate:
     """Time ``steps`` real training steps and a sample of evaluation with ``options``;
     extrapolate to the full run (nothing is registered)."""
     cfg = options.train
-    t0 = time.perf_counter()
+    w0, c0 = _clocks()
     data = prepare(options)
     tokenizer = load_tokenizer(cfg.resolved_base())
     feats = prep.build_train_features(
@@ -295,18 +312,23 @@ def estimate(options: PipelineOptions, steps: int = 20, eval_sample: int = 16) -
         neg_ratio=cfg.neg_ratio,
         seed=cfg.seed,
     )
-    prepare_seconds = time.perf_counter() - t0
+    w1, c1 = _clocks()
+    phases = [Phase("prepare (measured)", 1, w1 - w0, c1 - c0)]
     with tempfile.TemporaryDirectory() as tmp:
         # the average includes the first, slower step (allocator and kernel set-up):
         # a conservative figure
-        cpu0 = time.process_time()
         res = train(replace(cfg, max_steps=steps), feats, tokenizer, Path(tmp) / "m")
-        cpu_per_step = (time.process_time() - cpu0) / res.steps
+        c2 = time.process_time()
         model = load_qa_model(str(Path(tmp) / "m")).to(res.device)
-    per_step = res.seconds / res.steps
-    eval_windows: dict[str, int] = {}
-    per_window: dict[str, float] = {}
-    for name, examples in data.eval_sets.items():
+    # train() loads the model before its clock starts; the CPU clock includes that load,
+    # so the CPU figure is slightly pessimistic
+    phases.append(
+        Phase(
+            "train steps", total_steps(len(feats), cfg), res.seconds_per_step, (c2 - c1) / res.steps
+        )
+    )
+
+    def windows(examples: Sequence[prep.QAExample]) -> int:
         enc = tokenizer(
             [e.question for e in examples],
             [e.context for e in examples],
@@ -315,29 +337,26 @@ def estimate(options: PipelineOptions, steps: int = 20, eval_sample: int = 16) -
             stride=cfg.doc_stride,
             return_overflowing_tokens=True,
         )
-        eval_windows[name] = len(enc["input_ids"])
-        sample = examples[:: max(1, len(examples) // eval_sample)][:eval_sample]
-        n_sample = len(
-            tokenizer(
-                [e.question for e in sample],
-                [e.context for e in sample],
-                truncation="only_second",
-                max_length=cfg.max_seq_len,
-                stride=cfg.doc_stride,
-                return_overflowing_tokens=True,
-            )["input_ids"]
-        )
-        t1 = time.perf_counter()
+        return len(enc["input_ids"])
+
+    for name, examples in data.eval_sets.items():
+        answerable = [e for e in examples if e.answers]
+        sample = answerable[:: max(1, len(answerable) // eval_sample)][:eval_sample]
+        n_sample = max(1, windows(sample))
+        w3, c3 = _clocks()
         predict(model, tokenizer, sample, **_eval_kwargs(options))
-        per_window[name] = (time.perf_counter() - t1) / max(1, n_sample)
+        w4, c4 = _clocks()
+        phases.append(
+            Phase(
+                f"eval {name} windows",
+                windows(answerable),
+                (w4 - w3) / n_sample,
+                (c4 - c3) / n_sample,
+            )
+        )
     return Estimate(
+        phases=phases,
         steps_measured=res.steps,
-        seconds_per_step=per_step,
-        total_steps=total_steps(len(feats), cfg),
         train_windows=len(feats),
-        eval_windows=eval_windows,
-        eval_seconds_per_window=per_window,
-        prepare_seconds=prepare_seconds,
-        cpu_seconds_per_step=cpu_per_step,
         threads=torch.get_num_threads(),
     )
