@@ -118,6 +118,7 @@ class SentenceEmbedder:
             raise InvalidArgument(f"expected_sha256 must be 64 hex digits, got {expected_sha256!r}")
         self._source_arg = source
         self._local_dir: Path | None
+        self._expected_sha256: str | None
         if source is None:
             self._local_dir = default_model_dir()
             self._source = str(self._local_dir)

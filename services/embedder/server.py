@@ -111,9 +111,11 @@ def main() -> None:
     settings = load_settings(Settings)
     configure_logging("embedder", settings.log_level)
     configure_tracing("embedder")
-    if settings.torch_threads is not None:
-        import torch
+    import torch
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a progress bar is noise in JSON logs
+    if settings.torch_threads is not None:
         torch.set_num_threads(settings.torch_threads)
     service, _ = create_server(settings)
     serve(service)

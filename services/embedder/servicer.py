@@ -80,7 +80,9 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServicer):
                     return
                 if isinstance(item, BaseException):
                     raise item
-                batch_id, ticket = item  # type: ignore[misc]
+                assert isinstance(item, tuple)
+                batch_id: str = item[0]
+                ticket: Ticket = item[1]
                 result = ticket.result()
                 _annotate(result)
                 embeddings, truncated = self._embeddings(result)
@@ -124,9 +126,9 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServicer):
                     name = f"batch_id {request.batch_id!r}" if request.batch_id else "no batch_id"
                     raise InvalidArgument(f"stream message {n} ({name}): {exc}") from None
                 check_deadline(context, "the stream was embedded")
-                ticket: Ticket = self._batcher.submit(texts, timeout=context.time_remaining())
-                if not put((request.batch_id, ticket)):
-                    ticket.cancel()
+                submitted = self._batcher.submit(texts, timeout=context.time_remaining())
+                if not put((request.batch_id, submitted)):
+                    submitted.cancel()
                     return
         except ServiceError as exc:
             put(exc)
