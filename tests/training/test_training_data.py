@@ -190,3 +190,14 @@ def test_squad_scores_take_the_max_over_golds_and_count_missing_as_zero(tmp_path
     assert scores.questions == 2
     assert scores.exact_match == pytest.approx(50.0)
     assert scores.f1 == pytest.approx(50.0)
+
+
+def test_a_question_too_long_for_the_window_is_named(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    question = "Which protein " + "really " * 40 + "binds?"
+    qa = {"id": "long-1", "question": question, "answers": [{"text": "spike", "answer_start": 4}]}
+    path = _write(tmp_path, _squad([qa]), "long.json")
+    argv = ["--no-default-data", "--train", str(path), "--eval", f"x={path}"]
+    code = main([*argv, "--max-seq-len", "64", "--doc-stride", "16"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "long.json: question long-1: the question is 44 tokens long; at most 13 fit" in err

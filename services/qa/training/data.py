@@ -152,7 +152,7 @@ def _parse_question(
         context=context,
         answers=tuple(answers),
         paper_id=paper,
-        source=path.name,
+        source=str(path),
     )
 
 
@@ -298,3 +298,18 @@ def build_train_features(
             max_seq_len,
         )
     return feats
+
+
+def check_question_lengths(
+    examples: Iterable[QAExample], tokenizer: Any, *, max_seq_len: int, doc_stride: int
+) -> None:
+    """Refuse questions so long that a window has no room for context beyond the overlap."""
+    limit = max_seq_len - doc_stride - 3 - 32  # [CLS] q [SEP] ctx [SEP]; >= 32 new tokens
+    examples = list(examples)
+    lengths = tokenizer([ex.question for ex in examples], add_special_tokens=False)["input_ids"]
+    for ex, ids in zip(examples, lengths, strict=True):
+        if len(ids) > limit:
+            raise InvalidArgument(
+                f"{ex.source}: question {ex.qid}: the question is {len(ids)} tokens long; "
+                f"at most {limit} fit with max_seq_len={max_seq_len}, doc_stride={doc_stride}"
+            )

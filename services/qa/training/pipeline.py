@@ -143,6 +143,13 @@ def prepare(options: PipelineOptions) -> PreparedData:
     return PreparedData(train_ex, eval_sets, files, params)
 
 
+def _check_questions(data: PreparedData, tokenizer: Any, cfg: TrainConfig) -> None:
+    for examples in [data.train_examples, *data.eval_sets.values()]:
+        prep.check_question_lengths(
+            examples, tokenizer, max_seq_len=cfg.max_seq_len, doc_stride=cfg.doc_stride
+        )
+
+
 def git_info() -> dict[str, str]:
     def git(*args: str) -> str:
         out = subprocess.run(
@@ -183,6 +190,7 @@ def run(options: PipelineOptions) -> PipelineResult:
     t0 = time.perf_counter()
     data = prepare(options)
     tokenizer = load_tokenizer(cfg.resolved_base())
+    _check_questions(data, tokenizer, cfg)
     feats = prep.build_train_features(
         data.train_examples,
         tokenizer,
@@ -304,6 +312,7 @@ def estimate(options: PipelineOptions, steps: int = 20, eval_sample: int = 16) -
     w0, c0 = _clocks()
     data = prepare(options)
     tokenizer = load_tokenizer(cfg.resolved_base())
+    _check_questions(data, tokenizer, cfg)
     feats = prep.build_train_features(
         data.train_examples,
         tokenizer,
