@@ -20,7 +20,7 @@ import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, BertConfig, BertModel
 
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from services.qa.training.cli import main
 from services.qa.training.data import build_train_features, load_squad
 from services.qa.training.evaluate import predict, squad_scores
@@ -245,6 +245,14 @@ def test_resolve_errors_say_what_is_missing(runs: Runs, tmp_path: Path) -> None:
     with pytest.raises(FailedPrecondition, match=r"no model registry at .*make train-reader"):
         resolve_reader_source("models:/reader@production", tracking_uri=f"sqlite:///{missing}")
     assert not missing.exists()
+
+
+def test_resolve_with_a_tracking_server_down_is_unavailable(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with pytest.raises(Unavailable, match=r"model registry at http://127\.0\.0\.1:9 failed"):
+        resolve_reader_source(
+            "models:/reader@production", tracking_uri="http://127.0.0.1:9", cache_dir=tmp_path
+        )
 
 
 def test_same_data_and_seed_give_the_same_model(runs: Runs, tmp_path: Path) -> None:
