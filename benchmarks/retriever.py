@@ -206,7 +206,7 @@ def bench_scifact(url: str) -> None:
     query_vecs = embed_cached("scifact-train-queries", [sf.queries[q] for q in qids])
     default = IndexConfig()
     weights = sorted({1.0, default.title_weight, 4.0})
-    rrf_ks = sorted({10.0, 30.0, default.rrf_k, 100.0})
+    rrf_ks = sorted({5.0, 10.0, 20.0, 30.0, default.rrf_k, 100.0})
     rows = []
     chosen: dict[str, float] = {}
     for w in weights:

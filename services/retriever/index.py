@@ -72,7 +72,7 @@ class IndexConfig:
     hnsw_m: int = 16
     hnsw_ef_construction: int = 100
     hnsw_ef_runtime: int = 100
-    rrf_k: float = 60.0
+    rrf_k: float = 10.0
     # Candidates taken from each list before fusing (at least offset + k).
     rrf_window: int = 100
     title_weight: float = 2.0

@@ -146,7 +146,7 @@ def test_text_search_is_bm25_over_title_and_abstract(loaded: RetrieverIndex) -> 
 
 
 def test_hybrid_fuses_with_rrf_and_reports_both_ranks(loaded: RetrieverIndex) -> None:
-    result = loaded.search(Mode.HYBRID, text="quantum", vector=E0, k=5)
+    result = loaded.search(Mode.HYBRID, text="quantum", vector=E0, k=5, rrf_k=60)
     hits = result.hits
     by_id = {h.id: h for h in hits}
     # P2 is 2nd in both lists and beats P1 (1st by vector only) and P5 (1st by text only).
@@ -157,6 +157,10 @@ def test_hybrid_fuses_with_rrf_and_reports_both_ranks(loaded: RetrieverIndex) ->
     assert by_id["2101.00002"].score == pytest.approx(2 / 62)
     assert by_id["2101.00005"].score == pytest.approx(1 / 65 + 1 / 61)
     assert ids(hits) == ["2101.00002", "2101.00005", "2101.00001", "hep-th/9901001", "2101.00004"]
+    # Without rrf_k, the configured constant (IndexConfig.rrf_k) is used.
+    default = loaded.search(Mode.HYBRID, text="quantum", vector=E0, k=5).hits
+    k = loaded.config.rrf_k
+    assert default[0].id == "2101.00002" and default[0].score == pytest.approx(2 / (k + 2))
     # k = 0 lets top ranks dominate: P5 = 1/5 + 1/1 beats P1 = 1/1, which ties P2 = 1/2 + 1/2
     # and wins the tie by its better single rank.
     sharp = loaded.search(Mode.HYBRID, text="quantum", vector=E0, k=5, rrf_k=0).hits
