@@ -513,7 +513,7 @@ def ingest_sources(
             if not quiet:
                 print(f"{source.path.name}: already ingested ({total} lines; --restart to redo)")
             continue
-        size = {"papers": batch_size, "fulltext": 4, "citations": 5000}[source.kind]
+        size = {"papers": batch_size, "fulltext": 1, "citations": 5000}[source.kind]
         sent: deque[int] = deque()
 
         def requests(
