@@ -15,6 +15,7 @@ The tokenizer is the BERT uncased WordPiece fast tokenizer shipped in the instal
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -95,6 +96,13 @@ def build_random(path: Path, *, layers: int = 2, hidden: int = 64) -> Path:
     BertForQuestionAnswering(config).save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def crafted_scores() -> SimpleNamespace:
+    """The crafted model's exact scores (a fixture: test modules must not import conftest,
+    another folder's conftest.py may be the one named ``conftest`` in sys.modules)."""
+    return SimpleNamespace(strong=STRONG, weak=WEAK, null=NULL)
 
 
 @pytest.fixture(scope="session")

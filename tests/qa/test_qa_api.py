@@ -11,7 +11,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import STRONG  # type: ignore[import-not-found]
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from arxivqa.qa.v1 import qa_pb2, qa_pb2_grpc
@@ -60,7 +59,7 @@ def _req(question: str = "who ran?", *texts: str, **options: object) -> qa_pb2.A
     )
 
 
-def test_answer_over_grpc(served) -> None:  # type: ignore[no-untyped-def]
+def test_answer_over_grpc(served, crafted_scores) -> None:  # type: ignore[no-untyped-def]
     stub, port = served
     assert check(f"127.0.0.1:{port}", SERVICE_NAME) == (True, "SERVING")
     texts = ("A lion chased the wolf.", "First. The zebra outran a tiger. Last.")
@@ -76,7 +75,7 @@ def test_answer_over_grpc(served) -> None:  # type: ignore[no-untyped-def]
     assert texts[1][best.start : best.end] == best.text
     assert best.evidence == "The zebra outran a tiger."
     assert texts[1][best.evidence_start : best.evidence_end] == best.evidence
-    assert best.score == pytest.approx(STRONG, abs=0.5)
+    assert best.score == pytest.approx(crafted_scores.strong, abs=0.5)
     assert not resp.HasField("no_answer_score") and not resp.no_answer
     assert resp.windows == 2 and resp.model_id
 

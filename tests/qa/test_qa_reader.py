@@ -9,7 +9,6 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import NULL, STRONG, WEAK  # type: ignore[import-not-found]
 
 from services.common.errors import DeadlineExceeded, InvalidArgument
 from services.qa.reader import ModelNotUsable, Passage, Reader, evidence_bounds
@@ -48,12 +47,14 @@ def test_loads_through_save_pretrained_and_reports_what_it_loaded(reader: Reader
     assert reader.ready
 
 
-def test_offsets_are_character_offsets_into_the_passage_text(reader: Reader) -> None:
+def test_offsets_are_character_offsets_into_the_passage_text(
+    reader: Reader, crafted_scores
+) -> None:  # type: ignore[no-untyped-def]
     passages = [Passage("Le café naïve — zebra Ünïcödé 東京 tiger, fin.", id="u")]
     result = reader.answer("where?", passages, top_k=1)
     (best,) = result.answers
     assert best.text == "zebra Ünïcödé 東京 tiger"
-    assert best.score == pytest.approx(STRONG, abs=0.5)
+    assert best.score == pytest.approx(crafted_scores.strong, abs=0.5)
     assert (best.passage_id, best.passage_index) == ("u", 0)
     _check_offsets(passages, result.answers)
 
@@ -86,12 +87,12 @@ def test_answer_in_a_later_window_of_a_long_passage(reader: Reader) -> None:
     assert best.evidence == "Here the zebra met a tiger."
 
 
-def test_span_never_comes_from_the_question(reader: Reader) -> None:
+def test_span_never_comes_from_the_question(reader: Reader, crafted_scores) -> None:  # type: ignore[no-untyped-def]
     # The question's zebra/tiger would score 160; the passage only has the weak pair.
     passages = [Passage("Only a lion and a wolf live here.", id="p")]
     result = reader.answer("is the zebra a tiger?", passages, top_k=1)
     assert result.answers[0].text == "lion and a wolf"
-    assert result.answers[0].score == pytest.approx(WEAK, abs=0.5)
+    assert result.answers[0].score == pytest.approx(crafted_scores.weak, abs=0.5)
 
 
 def test_global_ranking_across_passages_with_stable_scores(reader: Reader) -> None:
@@ -107,12 +108,12 @@ def test_global_ranking_across_passages_with_stable_scores(reader: Reader) -> No
     assert both[1].score == pytest.approx(alone.score, abs=1e-3)
 
 
-def test_no_answer_when_nothing_beats_the_cls_score(reader: Reader) -> None:
+def test_no_answer_when_nothing_beats_the_cls_score(reader: Reader, crafted_scores) -> None:  # type: ignore[no-untyped-def]
     nothing = [Passage("Plain words and nothing of note.", id="n")]
     result = reader.answer("what?", nothing, allow_no_answer=True)
     assert result.no_answer is True
     assert result.answers == []
-    assert result.no_answer_score == pytest.approx(NULL, abs=0.5)
+    assert result.no_answer_score == pytest.approx(crafted_scores.null, abs=0.5)
 
     weak_only = [Passage("A lion chased the wolf.", id="w")]
     assert reader.answer("what?", weak_only, allow_no_answer=True).no_answer is True
