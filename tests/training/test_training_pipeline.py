@@ -187,6 +187,9 @@ def test_worse_candidate_is_registered_but_refused_with_the_reason(runs: Runs) -
     assert str(client.get_model_version_by_alias("reader", "candidate").version) == "2"
     assert str(client.get_model_version_by_alias("reader", "production").version) == "1"
     assert client.get_model_version("reader", "2").tags["gate"] == "refused"
+    record = client.get_run(runs.bad.run_id).data
+    assert record.tags["gate"] == "refused" and record.tags["gate.production_version"] == "1"
+    assert record.metrics["gate.production.tiny.f1"] == pytest.approx(100.0)
 
 
 def test_cli_promote_refuses_the_worse_version_with_exit_code_1(runs: Runs, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -30,6 +30,7 @@ from services.qa.training.registry import (
     data_dir,
     log_and_register,
     promote,
+    record_decision,
 )
 from services.qa.training.train import (
     TrainConfig,
@@ -255,6 +256,7 @@ def run(options: PipelineOptions) -> PipelineResult:
             return _records(prod_scores, data.eval_sets)
 
         decision = promote(store, version, re_evaluate=re_evaluate)
+        record_decision(store, run_id, decision)
         seconds["promote"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
     return PipelineResult(run_id, version, result, scores, decision, features, seconds)

@@ -290,6 +290,23 @@ def promote(
     )
 
 
+def record_decision(store: Store, run_id: str, decision: GateDecision) -> None:
+    """Log the gate's verdict and the production scores it compared against on the run."""
+    from mlflow.entities import Metric, RunTag
+
+    client = store.client(create=False)
+    metrics = [
+        Metric(f"gate.production.{name}.f1", rec.f1, 0, 0)
+        for name, rec in decision.production.items()
+    ]
+    tags = [
+        RunTag("gate", "promoted" if decision.promoted else "refused"),
+        RunTag("gate.reason", decision.reason[:5000]),
+        RunTag("gate.production_version", decision.production_version or ""),
+    ]
+    client.log_batch(run_id, metrics=metrics, tags=tags)
+
+
 # ----------------------------------------------------------------------------- resolve
 
 
