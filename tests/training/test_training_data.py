@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -201,3 +202,19 @@ def test_a_question_too_long_for_the_window_is_named(tmp_path: Path, capsys) -> 
     err = capsys.readouterr().err
     assert code == 2
     assert "long.json: question long-1: the question is 44 tokens long; at most 13 fit" in err
+
+
+@pytest.mark.shared_data
+def test_default_data_is_covidqa_by_paper_plus_xquad(shared_data: Path) -> None:
+    from services.qa.training.pipeline import PipelineOptions, prepare
+
+    data = prepare(PipelineOptions(data_dir=shared_data / "qa"))
+    assert sorted(data.eval_sets) == ["covidqa-heldout", "xquad-en"]
+    assert len(data.eval_sets["xquad-en"]) == 1190
+    assert len(data.train_examples) + len(data.eval_sets["covidqa-heldout"]) == 1380
+    assert data.params["split.train_papers"] + data.params["split.heldout_papers"] == 98
+    covid = shared_data / "qa" / "covidqa_200423_realigned.json"
+    assert (
+        data.params["data.covidqa_200423_realigned.json.sha256"]
+        == hashlib.sha256(covid.read_bytes()).hexdigest()
+    )
