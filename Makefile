@@ -92,3 +92,7 @@ down: ## Stop what `make up` started
 .PHONY: demo
 demo: setup ## Fresh machine -> running stack with ../shared/data/arxiv ingested, and what to try
 	$(VENV)/bin/arxivqa demo
+
+.PHONY: train-reader
+train-reader: ## Train, evaluate, register and (if no worse) promote the QA reader (MLflow)
+	$(PY) -m services.qa.training
