@@ -67,6 +67,10 @@ class NotConfigured(errors.Unavailable):
     """The dependency has no target configured."""
 
 
+class DownstreamFailure(errors.ServiceError):
+    """A dependency answered INTERNAL/UNKNOWN: a bug there, not an outage (gRPC INTERNAL, 500)."""
+
+
 def _qa_stub(channel: grpc.Channel) -> Any:
     from arxivqa.qa.v1 import qa_pb2_grpc
 
@@ -96,7 +100,7 @@ def translate(service: str, exc: grpc.RpcError) -> errors.ServiceError:
     if code is grpc.StatusCode.UNAVAILABLE:
         return errors.Unavailable(f"{service} is unavailable ({details}); retry later")
     log.warning("%s failed with %s: %s", service, code.name, details)
-    return errors.Unavailable(f"{service} failed ({code.name}: {details}); retry later")
+    return DownstreamFailure(f"{service} failed ({code.name}: {details})")
 
 
 class Clients:

@@ -21,7 +21,7 @@ from opentelemetry import trace
 from pydantic import BaseModel, Field
 
 from gateway import core
-from gateway.clients import Budget
+from gateway.clients import Budget, DownstreamFailure
 from gateway.settings import Settings
 from services.common import errors
 
@@ -119,6 +119,8 @@ def create_app(
         for cls, code, status in _HTTP:
             if isinstance(exc, cls):
                 return JSONResponse(error_body(status, code, str(exc)), status_code=code)
+        if isinstance(exc, DownstreamFailure):
+            return JSONResponse(error_body("INTERNAL", 500, str(exc)), status_code=500)
         if isinstance(exc, Unauthenticated):
             return JSONResponse(
                 error_body("UNAUTHENTICATED", 401, str(exc)),

@@ -223,3 +223,11 @@ def test_openapi_describes_every_operation(stack: Stack) -> None:
     ):
         assert p in paths
     assert stack.client.get("/docs").status_code == 200
+
+
+def test_latex_in_a_query_is_harmless(stack: Stack) -> None:
+    for mode in ("text", "hybrid"):
+        r = stack.client.post(
+            "/v1/search", json={"query": "excitonic phase in 1T-TiSe$_{2}$ a _ b", "mode": mode}
+        )
+        assert r.status_code == 200, r.text
