@@ -287,7 +287,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for proc in (*SERVICES, GATEWAY):
         pid = _read_pid(proc.name)
         _ok, status = check(proc.target, timeout=1.0)
-        print(f"  {proc.name:<10} {proc.target:<16} {status:<28} pid {pid or '-'}")
+        status = status.split(":")[0]  # SERVING, NOT_SERVING, UNAVAILABLE (not running)
+        print(f"  {proc.name:<10} {proc.target:<16} {status:<12} pid {pid or '-'}")
     return 0
 
 
