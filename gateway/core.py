@@ -13,7 +13,6 @@ retriever metadata only when the retriever can give it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -303,15 +302,6 @@ def _reason_text(r: Reason, titles: dict[str, str]) -> str:
     return "; ".join(parts) or f"related to '{seed}'"
 
 
-# A lone run of underscores (from LaTeX such as "TiSe$_{2}$") is a syntax error in the
-# retriever's BM25 query (it keeps "_" as a word token); it carries no meaning, so drop it.
-_LONE_UNDERSCORES = re.compile(r"(?<!\w)_+(?!\w)")
-
-
-def _query_text(text: str) -> str:
-    return _LONE_UNDERSCORES.sub(" ", text)
-
-
 def _embed_text(p: arxiv.Paper) -> str:
     text = f"{p.title}. {p.abstract}" if p.abstract else p.title
     return text[:EMBED_CHARS]
@@ -365,7 +355,7 @@ class Gateway:
             retriever_pb2.SearchRequest(
                 mode=MODES[mode],
                 target=target,
-                query_text=_query_text(text),
+                query_text=text,
                 query_vector=vector,
                 filters=_filters_pb(filters),
                 k=k,
@@ -519,7 +509,7 @@ class Gateway:
                 retriever_pb2.SearchRequest(
                     mode=retriever_pb2.SEARCH_MODE_HYBRID,
                     target=target,
-                    query_text=_query_text(question),
+                    query_text=question,
                     query_vector=vector,
                     filters=fpb,
                     k=n,

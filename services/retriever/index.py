@@ -48,6 +48,9 @@ STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"\w+")
 _NON_WORD = re.compile(r"(\W)")
+# In query text "_" must be escaped too: a lone "_" term (from LaTeX such as "TiSe$_{2}$")
+# is a syntax error inside an OR clause, while "\_" is the literal the index holds.
+_QUERY_SPECIAL = re.compile(r"(\W|_)")
 
 
 class Mode(enum.Enum):
@@ -209,8 +212,8 @@ class Stats:
 
 # -- escaping --------------------------------------------------------------------------------
 def escape_query_text(token: str) -> str:
-    """Backslash-escape every character that is not a word character (letters, digits, _)."""
-    return _NON_WORD.sub(r"\\\1", token)
+    """Backslash-escape every character that is not a letter or digit (so "_" too)."""
+    return _QUERY_SPECIAL.sub(r"\\\1", token)
 
 
 def escape_tag(value: str) -> str:

@@ -253,6 +253,8 @@ HOSTILE_WITH_WORD = [
     "quantum & ^ # +",
     "quantum : ; , .",
     "quantum `rm -rf`",
+    "quantum TiSe$_{2}$",
+    "quantum _ __ a_b",
 ]
 HOSTILE_WITHOUT_WORD = [
     "*",
@@ -277,6 +279,9 @@ HOSTILE_WITHOUT_WORD = [
     "the a of",
     "ISMISSING(@title)",
     "@title:(*)",
+    "_",
+    "__ _",
+    "$_{2}$",
 ]
 
 
