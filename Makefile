@@ -72,6 +72,15 @@ bench-qa: ## Reader latency p50/p95 and concurrent throughput
 bench-graph: ## Citation graph load, cold start, PageRank and query latency
 	$(PY) -m benchmarks.graph
 
+.PHONY: deploy-check
+deploy-check: ## Validate Dockerfiles, compose, k8s manifests and workflows (no Docker engine needed)
+	$(VENV)/bin/pytest tests/deploy -m "not slow"
+
+.PHONY: images
+images: ## Build every service image and the gateway (needs a Docker engine)
+	for s in embedder retriever qa graph; do docker build -f services/$$s/Dockerfile -t arxivqa-$$s .; done
+	docker build -f gateway/Dockerfile -t arxivqa-gateway .
+
 .PHONY: clean
 clean: ## Remove caches (keeps .venv and .data)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache
