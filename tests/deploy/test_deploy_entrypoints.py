@@ -42,6 +42,7 @@ from deploy_support import (
 )
 
 from services.common.redis_server import free_port
+from services.qa.random_models import save_random_bert
 
 pytestmark = pytest.mark.slow
 
@@ -50,28 +51,7 @@ START_TIMEOUT = {"embedder": 150.0, "qa": 90.0}  # others: 60 s
 
 def build_tiny_qa_model(path: Path) -> Path:
     """A 1-layer BERT with a QA head and a fast tokenizer: loads like a real reader model."""
-    from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
-
-    path.mkdir(parents=True, exist_ok=True)
-    words = "the a of and in to is was for on with by paper model data graph neural network"
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words.split()]
-    vocab += [chr(c) for c in range(ord("a"), ord("z") + 1)] + list(".,?!0123456789")
-    (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    import torch
-
-    torch.manual_seed(0)
-    BertForQuestionAnswering(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_random_bert(path)
 
 
 @dataclass

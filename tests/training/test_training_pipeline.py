@@ -18,15 +18,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer, BertConfig, BertModel
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from services.qa.random_models import save_random_bert
 from services.qa.training.cli import main
 from services.qa.training.data import build_train_features, load_squad
 from services.qa.training.evaluate import predict, squad_scores
 from services.qa.training.pipeline import PipelineOptions, PipelineResult, run
 from services.qa.training.registry import Store, resolve_reader_source
-from services.qa.training.train import TrainConfig, default_base_model, train
+from services.qa.training.train import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -94,19 +95,7 @@ def write_squad(path: Path, paragraphs=PARAGRAPHS) -> Path:  # type: ignore[no-u
 
 def make_tiny_base(out: Path) -> Path:
     """A random 2-layer BERT encoder with the real tokenizer, saved like any base model."""
-    tok = AutoTokenizer.from_pretrained(default_base_model())
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(0)
-    BertModel(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return save_random_bert(out, num_layers=2, max_position_embeddings=128, qa_head=False)
 
 
 GOOD = TrainConfig(
