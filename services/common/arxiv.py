@@ -216,7 +216,7 @@ def parse_fulltext(record: str | dict[str, Any], line_no: int = 0) -> list[Passa
             return RecordError(line_no, f"paragraphs[{i}] is not an object", paper_id)
         text = clean_fulltext(str(para.get("text") or ""))
         if text:
-            section = normalise_text(str(para.get("section") or ""))
+            section = clean_fulltext(str(para.get("section") or ""))
             passages.append(Passage(paper_id, len(passages), section, text))
     return passages
 

@@ -102,6 +102,9 @@ def test_fulltext_becomes_passages(shared_data) -> None:
     assert first.section == "Introduction"
     assert "{{formula:" not in first.text and "[formula]" in first.text
     assert [p.ordinal for p in passages] == list(range(len(passages)))
+    sections = {p.section for _, ps in results if isinstance(ps, list) for p in ps}
+    assert any("[formula]" in s for s in sections)  # section titles hold formulas too
+    assert not any("{{" in s for s in sections)
 
 
 def test_fulltext_skips_empty_paragraphs_and_reports_bad_records() -> None:
