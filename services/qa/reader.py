@@ -87,6 +87,9 @@ class ReadResult:
     passages: int
     batches: int
     model_id: str
+    #: The no-answer score and the best span's score, always set (for calibration).
+    null_score: float = float("nan")
+    best_score: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ class Reader:
         limits: Limits | None = None,
         quantize: bool = False,
         concurrency: int = 1,
+        no_answer_margin: float | None = None,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         if not source or not source.strip():
@@ -159,6 +163,10 @@ class Reader:
         self.device = device
         self.limits = limits or Limits()
         self.quantize = quantize
+        # None: the margin recorded with the model (READER_CARD), else 0.
+        self._margin_setting = no_answer_margin
+        self.no_answer_margin = no_answer_margin or 0.0
+        self.card: dict[str, Any] = {}
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         self._load_lock = threading.Lock()
         # A fast tokenizer's truncation/padding settings live in its Rust object, which
@@ -242,6 +250,9 @@ class Reader:
 
         if Path(path).expanduser().exists():
             path = str(Path(path).expanduser())
+            self.card = verify_model_dir(Path(path))
+            if self._margin_setting is None:
+                self.no_answer_margin = float(self.card.get("no_answer_margin", 0.0))
         try:
             config = AutoConfig.from_pretrained(path)
         except Exception as exc:
@@ -423,45 +434,124 @@ class Reader:
             with self._tok_lock:
                 windows = self._windows(question, passages)
             span.set_attribute("arxivqa.qa.windows", len(windows))
-            per_window = top_k * 4 + 16
-            candidates: list[_Candidate] = []
-            null_score = float("inf")
-            order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
-            batches = 0
-            with self._infer:
-                for b in range(0, len(order), self.batch_size):
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise DeadlineExceeded(
-                            f"deadline exceeded after {b} of {len(windows)} windows"
-                        )
-                    chunk = [windows[i] for i in order[b : b + self.batch_size]]
-                    starts, ends = self._forward(chunk)
-                    batches += 1
-                    for w, s, e in zip(chunk, starts, ends, strict=True):
-                        candidates += _spans(w, s, e, max_answer_tokens, per_window)
-                        null_score = min(null_score, float(s[w.cls_index] + e[w.cls_index]))
+            logits, batches = self._run_windows(windows, deadline)
             span.set_attribute("arxivqa.qa.batches", batches)
-            answers = self._select(
-                candidates,
+            result = self._decode(
                 windows,
+                logits,
                 passages,
                 top_k=top_k,
-                floor=null_score if allow_no_answer else None,
+                max_answer_tokens=max_answer_tokens,
+                allow_no_answer=allow_no_answer,
                 min_score=min_score,
-            )
-            no_answer = allow_no_answer and not any(a.score > null_score for a in answers)
-            span.set_attribute("arxivqa.qa.answers", len(answers))
-            if allow_no_answer:
-                span.set_attribute("arxivqa.qa.no_answer", no_answer)
-            return ReadResult(
-                answers=answers,
-                no_answer_score=null_score if allow_no_answer else None,
-                no_answer=no_answer,
-                windows=len(windows),
-                passages=len(passages),
                 batches=batches,
-                model_id=self.model_id,
             )
+            span.set_attribute("arxivqa.qa.answers", len(result.answers))
+            if allow_no_answer:
+                span.set_attribute("arxivqa.qa.no_answer", result.no_answer)
+            return result
+
+    def read_many(
+        self,
+        requests: Sequence[tuple[str, Sequence[Passage]]],
+        *,
+        top_k: int = 0,
+        max_answer_tokens: int = 0,
+        allow_no_answer: bool = False,
+    ) -> list[ReadResult]:
+        """Answer several (question, passages) requests with the model batched across
+        them. Windowing and decoding are exactly :meth:`answer`'s (evaluation uses this, so
+        the score that gates a reader is the score users get); only the batches differ."""
+        top_k = top_k or self.limits.default_top_k
+        max_answer_tokens = max_answer_tokens or self.limits.default_max_answer_tokens
+        for question, passages in requests:
+            self._validate(question, passages, top_k, max_answer_tokens, None)
+        self.warm_up()
+        per_request: list[list[_Window]] = []
+        with self._tok_lock:
+            for question, passages in requests:
+                per_request.append(self._windows(question, passages))
+        flat = [w for ws in per_request for w in ws]
+        logits, _ = self._run_windows(flat, None)
+        out: list[ReadResult] = []
+        at = 0
+        for (_, passages), windows in zip(requests, per_request, strict=True):
+            part = logits[at : at + len(windows)]
+            at += len(windows)
+            out.append(
+                self._decode(
+                    windows,
+                    part,
+                    passages,
+                    top_k=top_k,
+                    max_answer_tokens=max_answer_tokens,
+                    allow_no_answer=allow_no_answer,
+                    min_score=None,
+                    batches=0,
+                )
+            )
+        return out
+
+    def _run_windows(
+        self, windows: list[_Window], deadline: float | None
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+        """Start/end logits per window (in ``windows`` order), in length-sorted batches."""
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        logits: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(windows)
+        batches = 0
+        with self._infer:
+            for b in range(0, len(order), self.batch_size):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise DeadlineExceeded(f"deadline exceeded after {b} of {len(windows)} windows")
+                idx = order[b : b + self.batch_size]
+                starts, ends = self._forward([windows[i] for i in idx])
+                batches += 1
+                for i, st, en in zip(idx, starts, ends, strict=True):
+                    logits[i] = (st, en)
+        return [x for x in logits if x is not None], batches
+
+    def _decode(
+        self,
+        windows: list[_Window],
+        logits: list[tuple[np.ndarray, np.ndarray]],
+        passages: Sequence[Passage],
+        *,
+        top_k: int,
+        max_answer_tokens: int,
+        allow_no_answer: bool,
+        min_score: float | None,
+        batches: int,
+    ) -> ReadResult:
+        per_window = top_k * 4 + 16
+        candidates: list[_Candidate] = []
+        null_score = float("inf")
+        for w, (s, e) in zip(windows, logits, strict=True):
+            candidates += _spans(w, s, e, max_answer_tokens, per_window)
+            null_score = min(null_score, float(s[w.cls_index] + e[w.cls_index]))
+        # An answer must beat the no-answer score by the reader's margin (chosen on a
+        # development set when the reader was trained; 0 for other models).
+        floor = null_score + self.no_answer_margin
+        answers = self._select(
+            candidates,
+            windows,
+            passages,
+            top_k=top_k,
+            floor=floor if allow_no_answer else None,
+            min_score=min_score,
+        )
+        no_answer = allow_no_answer and not any(a.score > floor for a in answers)
+        best = max((c.score for c in candidates), default=float("-inf"))
+        return ReadResult(
+            answers=answers,
+            no_answer_score=null_score if allow_no_answer else None,
+            no_answer=no_answer,
+            windows=len(windows),
+            passages=len(passages),
+            batches=batches,
+            model_id=self.model_id,
+            null_score=null_score,
+            best_score=best,
+        )
 
     def _forward(self, chunk: list[_Window]) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(w.input_ids) for w in chunk)
@@ -580,6 +670,55 @@ def _spans(
             )
         )
     return out
+
+
+#: A reader directory may carry this file: what the training pipeline measured and chose
+#: (the no-answer margin, the weights' SHA-256, EM/F1). The SHA is verified at load.
+READER_CARD = "arxivqa_reader.json"
+
+
+def sha256_path(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_model_dir(path: Path) -> dict[str, Any]:
+    """Read ``READER_CARD`` (if any) and check the weights' SHA-256 it records.
+
+    A mismatch is ``ModelNotUsable``: the service refuses to start rather than serve
+    weights nobody evaluated (a truncated download, a corrupted checkout, a swapped file).
+    """
+    import json
+
+    card_path = path / READER_CARD
+    if not card_path.is_file():
+        return {}
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelNotUsable(f"{card_path} is not readable JSON: {exc}") from exc
+    if not isinstance(card, dict):
+        raise ModelNotUsable(f"{card_path} must hold a JSON object")
+    expected = card.get("weights_sha256", {})
+    if not isinstance(expected, dict):
+        raise ModelNotUsable(f"{card_path}: weights_sha256 must map file names to digests")
+    for name, digest in expected.items():
+        weights = path / name
+        if not weights.is_file():
+            raise ModelNotUsable(f"{path}: {name} is missing (listed in {READER_CARD})")
+        actual = sha256_path(weights)
+        if actual != digest:
+            raise ModelNotUsable(
+                f"{weights} has SHA-256 {actual}, but {READER_CARD} records {digest}: the "
+                "weights are corrupted or were replaced; restore them (git checkout -- "
+                f"{weights}) or point ARXIVQA_QA_MODEL at another model"
+            )
+    return card
 
 
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by whitespace and an

@@ -97,7 +97,20 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="torch CPU threads (default: torch's choice, one per core)",
     )
     p.add_argument("--eval-limit", type=int, default=0, help="score only N questions per eval set")
-    p.add_argument("--max-answer-tokens", type=int, default=64)
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=d.time_budget_minutes,
+        metavar="MINUTES",
+        help="training stops after this many minutes, its learning rate annealed over "
+        f"them (default {d.time_budget_minutes:g}; 0 = run all steps)",
+    )
+    p.add_argument(
+        "--mismatch-ratio",
+        type=float,
+        default=d.mismatch_ratio,
+        help="unanswerable windows (question + a wrong passage) per answerable question",
+    )
     p.add_argument(
         "--tracking-uri",
         default=None,
@@ -120,6 +133,8 @@ def _options(args: argparse.Namespace, *, promote: bool = True) -> PipelineOptio
         seed=args.seed,
         max_steps=args.max_steps,
         device=args.device,
+        time_budget_minutes=args.time_budget,
+        mismatch_ratio=args.mismatch_ratio,
     )
     return PipelineOptions(
         train=cfg,
@@ -128,7 +143,6 @@ def _options(args: argparse.Namespace, *, promote: bool = True) -> PipelineOptio
         train_files=tuple(args.train),
         eval_files=tuple(args.eval),
         eval_limit=args.eval_limit,
-        max_answer_tokens=args.max_answer_tokens,
         promote=promote,
         tracking_uri=args.tracking_uri,
     )
@@ -186,14 +200,27 @@ def _run(args: argparse.Namespace) -> int:
     res = run(_options(args, promote=not args.no_promote))
     _out(f"run {res.run_id}: registered reader version {res.version} (alias candidate)")
     _out(
-        f"trained {res.train.steps} steps on {res.features['windows']} windows "
-        f"({res.train.seconds_per_step:.2f} s/step on {res.train.device})"
+        f"trained {res.train.steps} steps, {res.train.windows_seen} of "
+        f"{res.features['windows']} windows ({res.train.seconds_per_step:.2f} s/step, "
+        f"{res.train.windows_per_second:.1f} windows/s on {res.train.device})"
     )
     _out()
     _out(f"{'eval set':<20} {'questions':>9} {'EM':>7} {'F1':>7}")
     for name, s in res.scores.items():
         _out(f"{name:<20} {s.questions:>9} {s.exact_match:>7.2f} {s.f1:>7.2f}")
     _out()
+    if res.calibration is not None:
+        c = res.calibration
+        _out(
+            f"no-answer margin {c.chosen.margin:.2f} (chosen on qed-dev: "
+            f"coverage {c.chosen.coverage:.1f}%, false answers {c.chosen.false_answers:.1f}%)"
+        )
+        _out(f"{c.report_set} with wrong passages: margin, coverage, precision, false answers")
+        for p in c.report:
+            _out(
+                f"  {p.margin:>8.2f} {p.coverage:>7.1f}% {p.precision:>7.1f}% "
+                f"{p.false_answers:>7.1f}%"
+            )
     _out("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()))
     if res.decision is not None:
         _out(("PROMOTED: " if res.decision.promoted else "NOT PROMOTED: ") + res.decision.reason)
@@ -210,13 +237,23 @@ def _estimate(args: argparse.Namespace) -> int:
     )
     _out(
         f"{'phase':<30} {'count':>7} {'wall s/unit':>11} {'cpu s/unit':>10} "
-        f"{'wall min':>8} {'cpu min':>8}"
+        f"{'wall min':>8} {'cpu min':>8} {'windows/s':>9}"
     )
     for p in est.phases:
+        rate = f"{p.windows_per_second:>9.2f}" if p.windows_per_second else ""
         _out(
             f"{p.name:<30} {p.count:>7} {p.wall_per_unit:>11.3f} {p.cpu_per_unit:>10.3f} "
-            f"{p.wall / 60:>8.1f} {p.cpu / 60:>8.1f}"
+            f"{p.wall / 60:>8.1f} {p.cpu / 60:>8.1f} {rate}"
         )
+    old = [p for p in est.phases if p.name.endswith("first loop")]
+    new = [p for p in est.phases if p.name == "train steps"]
+    if old and new:
+        _out(
+            "this loop vs the first loop: "
+            f"{new[0].windows_per_second / old[0].windows_per_second:.2f}x windows/s"
+        )
+    if est.budget_seconds:
+        _out(f"training capped by its time budget: {est.budget_seconds / 60:.0f} min")
     _out(f"full run, wall time at this machine's current load: {est.wall_seconds / 60:.1f} min")
     _out(f"full run, idle machine (cpu / {est.threads} thread(s)): {est.idle_seconds / 60:.1f} min")
     return 0

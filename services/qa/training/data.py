@@ -201,6 +201,7 @@ class TrainFeatures:
     windows_without_answer: int = 0  # before sampling
     windows_without_answer_kept: int = 0
     answers_not_in_any_window: int = 0
+    windows_mismatched: int = 0  # question + a context without its answer
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -225,6 +226,26 @@ def _answer_tokens(
     return ts - 1, te + 1
 
 
+def _other_context(
+    ex: QAExample,
+    by_paper: dict[str, list[str]],
+    all_contexts: list[str],
+    rng: np.random.Generator,
+) -> str | None:
+    """A context that does not hold ``ex``'s answer: another paragraph of the same
+    article when there is one (a hard negative), else one from another article."""
+    golds = [a.text for a in ex.answers]
+    same = [c for c in by_paper.get(ex.paper_id, []) if c != ex.context]
+    for pool in (same, all_contexts):
+        if not pool:
+            continue
+        for _ in range(4):
+            ctx = pool[int(rng.integers(len(pool)))]
+            if ctx != ex.context and not any(g in ctx for g in golds):
+                return ctx
+    return None
+
+
 def build_train_features(
     examples: Sequence[QAExample],
     tokenizer: Any,
@@ -233,6 +254,7 @@ def build_train_features(
     doc_stride: int,
     neg_ratio: float,
     seed: int,
+    mismatch_ratio: float = 0.0,
     chunk: int = 64,
 ) -> TrainFeatures:
     """Tokenise question + context into overlapping windows labelled with answer tokens.
@@ -241,6 +263,10 @@ def build_train_features(
     A window that holds the whole answer is labelled with its start/end tokens; the
     others point at [CLS]. Long documents yield many answerless windows, so only
     ``neg_ratio`` of them per answer window are kept (sampled with ``seed``).
+    ``mismatch_ratio`` adds, per answerable question, that share of windows pairing the
+    question with a context that does not hold its answer (another paragraph of the same
+    article when there is one): unanswerable by construction, the case a reader meets
+    when retrieval brings the wrong passage, labelled [CLS].
     Questions with several answers use the first, as in SQuAD training.
     """
     if not getattr(tokenizer, "is_fast", False):
@@ -280,13 +306,17 @@ def build_train_features(
     rng = np.random.default_rng(seed)
     n_keep = min(len(neg), round(neg_ratio * len(pos))) if pos else len(neg)
     keep = sorted(rng.choice(len(neg), size=n_keep, replace=False).tolist()) if n_keep else []
+    mismatched = _mismatched_windows(
+        examples, tokenizer, mismatch_ratio, rng, max_seq_len=max_seq_len
+    )
     feats = TrainFeatures(
         windows_with_answer=len(pos),
         windows_without_answer=len(neg),
         windows_without_answer_kept=n_keep,
         answers_not_in_any_window=missed,
+        windows_mismatched=len(mismatched),
     )
-    for ids, tt, s, e in pos + [neg[k] for k in keep]:
+    for ids, tt, s, e in pos + [neg[k] for k in keep] + mismatched:
         feats.input_ids.append(ids)
         feats.token_type_ids.append(tt)
         feats.start.append(s)
@@ -300,16 +330,85 @@ def build_train_features(
     return feats
 
 
+def _mismatched_windows(
+    examples: Sequence[QAExample],
+    tokenizer: Any,
+    ratio: float,
+    rng: np.random.Generator,
+    *,
+    max_seq_len: int,
+) -> list[tuple[list[int], list[int], int, int]]:
+    answerable = [ex for ex in examples if ex.answers]
+    n = min(len(answerable), round(ratio * len(answerable)))
+    if n <= 0:
+        return []
+    by_paper: dict[str, list[str]] = {}
+    for ex in examples:
+        ctxs = by_paper.setdefault(ex.paper_id, [])
+        if ex.context not in ctxs:
+            ctxs.append(ex.context)
+    all_contexts = [c for ctxs in by_paper.values() for c in ctxs]
+    pairs: list[tuple[str, str]] = []
+    for k in sorted(rng.choice(len(answerable), size=n, replace=False).tolist()):
+        ex = answerable[k]
+        other = _other_context(ex, by_paper, all_contexts, rng)
+        if other is not None:
+            pairs.append((ex.question, other))
+    out: list[tuple[list[int], list[int], int, int]] = []
+    for i in range(0, len(pairs), 64):
+        part = pairs[i : i + 64]
+        enc = tokenizer(
+            [q for q, _ in part],
+            [c for _, c in part],
+            truncation="only_second",
+            max_length=max_seq_len,
+            padding=False,
+        )
+        for w, ids in enumerate(enc["input_ids"]):
+            tt = enc["token_type_ids"][w] if "token_type_ids" in enc else [0] * len(ids)
+            out.append((ids, tt, 0, 0))
+    return out
+
+
+def subsample(examples: Sequence[QAExample], fraction: float, seed: int) -> list[QAExample]:
+    """A seeded ``fraction`` of ``examples``, drawn by question (order kept)."""
+    if fraction >= 1.0:
+        return list(examples)
+    n = round(len(examples) * max(0.0, fraction))
+    rng = np.random.default_rng(seed)
+    keep = sorted(rng.choice(len(examples), size=n, replace=False).tolist()) if n else []
+    return [examples[k] for k in keep]
+
+
 def check_question_lengths(
-    examples: Iterable[QAExample], tokenizer: Any, *, max_seq_len: int, doc_stride: int
-) -> None:
-    """Refuse questions so long that a window has no room for context beyond the overlap."""
+    examples: Iterable[QAExample],
+    tokenizer: Any,
+    *,
+    max_seq_len: int,
+    doc_stride: int,
+    drop: bool = False,
+) -> list[QAExample]:
+    """Refuse questions so long that a window has no room for context beyond the overlap;
+    with ``drop``, leave them out with a warning instead (one odd question in 40,000
+    training questions should not stop a run). Returns the examples kept."""
     limit = max_seq_len - doc_stride - 3 - 32  # [CLS] q [SEP] ctx [SEP]; >= 32 new tokens
     examples = list(examples)
     lengths = tokenizer([ex.question for ex in examples], add_special_tokens=False)["input_ids"]
+    kept: list[QAExample] = []
     for ex, ids in zip(examples, lengths, strict=True):
+        if len(ids) > limit and drop:
+            log.warning(
+                "%s: question %s is %d tokens long (at most %d fit): left out",
+                ex.source,
+                ex.qid,
+                len(ids),
+                limit,
+            )
+            continue
         if len(ids) > limit:
             raise InvalidArgument(
                 f"{ex.source}: question {ex.qid}: the question is {len(ids)} tokens long; "
                 f"at most {limit} fit with max_seq_len={max_seq_len}, doc_stride={doc_stride}"
             )
+        kept.append(ex)
+    return kept

@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from services.qa.training.data import QAExample
 
 log = logging.getLogger(__name__)
@@ -71,93 +69,56 @@ def squad_scores(predictions: Mapping[str, str], examples: Sequence[QAExample]) 
     return Scores(exact_match=100.0 * em / n, f1=100.0 * f1 / n, questions=n)
 
 
-def _pad(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
-    width = max(len(r) for r in rows)
-    return torch.tensor([list(r) + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    score: float  # the best span's start_logit + end_logit
+    null_score: float  # the [CLS] no-answer score of the same read
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null_score
 
 
-@torch.inference_mode()
 def predict(
-    model: Any,
-    tokenizer: Any,
+    reader: Any,
     examples: Sequence[QAExample],
     *,
-    max_seq_len: int = 256,
-    doc_stride: int = 64,
-    max_answer_tokens: int = 64,
-    batch_size: int = 32,
-    chunk: int = 32,
-) -> dict[str, str]:
-    """Best answer text per question id, chosen over all windows of its context.
+    contexts: Sequence[str] | None = None,
+    chunk: int = 64,
+) -> dict[str, Prediction]:
+    """The serving reader's best answer per question id (its own windows, stride, answer
+    length limit, overlap merging and decoding; ``Reader.read_many`` only batches the
+    model across questions). ``contexts`` replaces each example's context (unanswerable
+    pairs for calibration)."""
+    from services.qa.reader import Passage
 
-    A span is scored ``start_logit + end_logit``; it must lie in the context (never in
-    the question, special tokens or padding), ``end >= start``, at most
-    ``max_answer_tokens`` long. Windows are batched with padding to the batch's longest.
-    """
-    model.eval()
-    device = next(model.parameters()).device
-    best: dict[str, tuple[float, str]] = {}
+    out: dict[str, Prediction] = {}
     for i in range(0, len(examples), chunk):
         group = examples[i : i + chunk]
-        enc = tokenizer(
-            [ex.question for ex in group],
-            [ex.context for ex in group],
-            truncation="only_second",
-            max_length=max_seq_len,
-            stride=doc_stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=False,
+        ctxs = contexts[i : i + chunk] if contexts is not None else [e.context for e in group]
+        results = reader.read_many(
+            [(ex.question, [Passage(text=c)]) for ex, c in zip(group, ctxs, strict=True)],
+            top_k=1,
         )
-        n_windows = len(enc["input_ids"])
-        for b in range(0, n_windows, batch_size):
-            rows = range(b, min(b + batch_size, n_windows))
-            ids = _pad([enc["input_ids"][w] for w in rows], tokenizer.pad_token_id or 0)
-            mask = _pad([[1] * len(enc["input_ids"][w]) for w in rows], 0)
-            inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-            if "token_type_ids" in enc:
-                inputs["token_type_ids"] = _pad([enc["token_type_ids"][w] for w in rows], 0).to(
-                    device
-                )
-            out = model(**inputs)
-            start_logits = out.start_logits.float().cpu()
-            end_logits = out.end_logits.float().cpu()
-            width = ids.shape[1]
-            ctx = torch.zeros((len(rows), width), dtype=torch.bool)
-            for r, w in enumerate(rows):
-                for t, s in enumerate(enc.sequence_ids(w)):
-                    ctx[r, t] = s == 1
-            band = torch.ones((width, width), dtype=torch.bool).triu().tril(max_answer_tokens - 1)
-            allowed = band[None] & ctx[:, :, None] & ctx[:, None, :]
-            scores = start_logits[:, :, None] + end_logits[:, None, :]
-            scores = scores.masked_fill(~allowed, float("-inf"))
-            flat = scores.view(len(rows), -1).max(dim=1)
-            for r, w in enumerate(rows):
-                score = float(flat.values[r])
-                if score == float("-inf"):
-                    continue
-                s_tok, e_tok = divmod(int(flat.indices[r]), width)
-                ex = group[enc["overflow_to_sample_mapping"][w]]
-                offsets = enc["offset_mapping"][w]
-                text = ex.context[offsets[s_tok][0] : offsets[e_tok][1]]
-                if ex.qid not in best or score > best[ex.qid][0]:
-                    best[ex.qid] = (score, text)
-    return {qid: text for qid, (_, text) in best.items()}
+        for ex, res in zip(group, results, strict=True):
+            text = res.answers[0].text if res.answers else ""
+            out[ex.qid] = Prediction(text, res.best_score, res.null_score)
+    return out
 
 
 def evaluate_sets(
-    model: Any,
-    tokenizer: Any,
-    eval_sets: Mapping[str, Sequence[QAExample]],
-    **predict_kwargs: Any,
-) -> dict[str, Scores]:
+    reader: Any, eval_sets: Mapping[str, Sequence[QAExample]]
+) -> tuple[dict[str, Scores], dict[str, dict[str, Prediction]]]:
     """Scores per named eval set (unanswerable questions are not scored, as in v1.1)."""
     results: dict[str, Scores] = {}
+    preds_by_set: dict[str, dict[str, Prediction]] = {}
     for name, examples in eval_sets.items():
         t0 = time.perf_counter()
         answerable = [ex for ex in examples if ex.answers]
-        preds = predict(model, tokenizer, answerable, **predict_kwargs)
-        results[name] = squad_scores(preds, answerable)
+        preds = predict(reader, answerable)
+        preds_by_set[name] = preds
+        results[name] = squad_scores({k: p.text for k, p in preds.items()}, answerable)
         log.info(
             "eval %s: EM %.2f F1 %.2f over %d questions in %.1fs",
             name,
@@ -166,4 +127,81 @@ def evaluate_sets(
             results[name].questions,
             time.perf_counter() - t0,
         )
-    return results
+    return results, preds_by_set
+
+
+def mismatched_contexts(examples: Sequence[QAExample], seed: int = 7) -> list[str]:
+    """For each example, a context of another article that does not contain any of its
+    gold answers: the question is unanswerable from it by construction."""
+    import random
+
+    rng = random.Random(seed)
+    contexts = sorted({ex.context for ex in examples})
+    out: list[str] = []
+    for ex in examples:
+        golds = [a.text for a in ex.answers]
+        for _ in range(50):
+            ctx = contexts[rng.randrange(len(contexts))]
+            if ctx != ex.context and not any(g in ctx for g in golds):
+                break
+        out.append(ctx)
+    return out
+
+
+@dataclass(frozen=True)
+class AbstentionPoint:
+    margin: float  # answer only when best span score - no-answer score > margin
+    coverage: float  # share of answerable questions answered, percent
+    precision: float  # mean F1 of the answers given (wrong-passage answers score 0), percent
+    false_answers: float  # share of unanswerable questions answered, percent
+    f1: float  # SQuAD 2.0-style F1 over both halves (abstaining on unanswerable = 1)
+
+
+def answer_f1s(
+    answerable: Sequence[QAExample], preds: Mapping[str, Prediction]
+) -> dict[str, float]:
+    return {
+        ex.qid: max(f1_score(preds[ex.qid].text, a.text) for a in ex.answers) for ex in answerable
+    }
+
+
+def abstention_point(
+    margin: float,
+    f1s: Mapping[str, float],
+    preds: Mapping[str, Prediction],
+    unanswerable: Mapping[str, Prediction],
+) -> AbstentionPoint:
+    answered = [q for q in f1s if preds[q].margin > margin]
+    false = [q for q, p in unanswerable.items() if p.margin > margin]
+    given = len(answered) + len(false)
+    total = len(f1s) + len(unanswerable)
+    return AbstentionPoint(
+        margin=margin,
+        coverage=100.0 * len(answered) / max(1, len(f1s)),
+        precision=100.0 * sum(f1s[q] for q in answered) / max(1, given),
+        false_answers=100.0 * len(false) / max(1, len(unanswerable)),
+        f1=100.0
+        * (sum(f1s[q] for q in answered) + (len(unanswerable) - len(false)))
+        / max(1, total),
+    )
+
+
+def choose_margin(
+    answerable: Sequence[QAExample],
+    preds: Mapping[str, Prediction],
+    unanswerable: Mapping[str, Prediction],
+) -> AbstentionPoint:
+    """The margin that maximises the SQuAD 2.0-style F1 over answerable questions and the
+    same questions paired with a wrong passage (the official v2 "best_f1_thresh")."""
+    f1s = answer_f1s(answerable, preds)
+    margins = sorted(p.margin for p in [*preds.values(), *unanswerable.values()])
+    # every 0.5% quantile of the observed margins (and "always answer")
+    grid = [margins[0] - 1.0] if margins else [0.0]
+    grid += [margins[min(len(margins) - 1, len(margins) * q // 200)] for q in range(200)]
+    best = None
+    for m in grid:
+        point = abstention_point(m, f1s, preds, unanswerable)
+        if best is None or point.f1 > best.f1:
+            best = point
+    assert best is not None
+    return best
