@@ -144,19 +144,13 @@ def _qa_model() -> tuple[str | None, str]:
     model = os.environ.get("ARXIVQA_QA_MODEL")
     if model:
         return model, "ARXIVQA_QA_MODEL"
-    ref = "models:/reader@production"
-    try:
-        from services.qa.training.registry import resolve_reader_source
-
-        resolve_reader_source(ref)
-    except Exception as exc:  # no store, no alias, mlflow absent: say why, start without qa
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    else:
-        return ref, "the model registry (alias production)"
+    shipped = PROJECT_ROOT / "models" / "reader"
+    if (shipped / "config.json").is_file():
+        return str(shipped), "the reader shipped with the project"
     return None, (
-        "no reader configured: set ARXIVQA_QA_MODEL to a SQuAD-trained model directory "
-        f"or run 'arxivqa train-reader' (registry: {reason}); Ask returns passages "
-        "without answers until then"
+        f"no reader configured: {shipped} is missing (restore it with git), or set "
+        "ARXIVQA_QA_MODEL to a model directory, a hub id or models:/reader@production; "
+        "Ask returns passages without answers until then"
     )
 
 

@@ -277,8 +277,12 @@ class Reader:
                 "its character offsets: save a tokenizer.json with the model"
             )
         try:
+            # float32 on CPU whatever the stored dtype (the shipped reader is stored in
+            # float16 to halve its size; CPU kernels are fastest and exact in float32)
             model, info = AutoModelForQuestionAnswering.from_pretrained(
-                path, output_loading_info=True
+                path,
+                output_loading_info=True,
+                dtype=torch.float32 if str(self.device).startswith("cpu") else "auto",
             )
         except ValueError as exc:
             raise ModelNotUsable(

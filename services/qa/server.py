@@ -5,6 +5,8 @@ ARXIVQA_QA_MODEL=/models/distilbert-base-cased-distilled-squad python -m service
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from opentelemetry import trace
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -17,6 +19,9 @@ from services.common.telemetry import configure_tracing
 from services.qa.reader import Limits, Reader
 from services.qa.servicer import ReaderServicer
 
+#: the reader committed with the project (models/reader at the repository root)
+SHIPPED_READER = Path(__file__).resolve().parents[2] / "models" / "reader"
+
 SERVICE_NAME = qa_pb2.DESCRIPTOR.services_by_name["Reader"].full_name
 
 
@@ -25,8 +30,16 @@ class Settings(ServerSettings):
 
     port: int = Field(50053, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
     model: str = Field(
+        str(SHIPPED_READER),
         min_length=1,
-        description="Extractive QA model: a local directory, a hub id, or models:/name@alias.",
+        description="Extractive QA model: a local directory, a hub id, or models:/name@alias "
+        "(default: the reader shipped in models/reader).",
+    )
+    no_answer_margin: float | None = Field(
+        None,
+        allow_inf_nan=False,
+        description="Answers must beat the no-answer score by this much when a request allows "
+        "no answer; unset = the margin recorded with the model (0 for other models).",
     )
     max_seq_len: int = Field(384, ge=32, le=4096, description="Tokens per model window.")
     stride: int = Field(128, ge=0, description="Tokens shared by consecutive windows.")
@@ -63,6 +76,7 @@ def build_reader(
         device=settings.device,
         quantize=settings.quantize,
         concurrency=settings.inference_concurrency,
+        no_answer_margin=settings.no_answer_margin,
         limits=Limits(
             max_passages=settings.max_passages,
             max_total_chars=settings.max_total_chars,

@@ -163,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_pro = sub.add_parser("promote", help="apply the gate to the candidate")
     p_pro.add_argument("--version", default=None, help="version to promote (default: candidate)")
     p_pro.add_argument("--tracking-uri", default=None)
+    p_ship = sub.add_parser(
+        "ship", help="copy a reader into models/reader (float16, card, SHA-256, model card)"
+    )
+    p_ship.add_argument(
+        "source",
+        nargs="?",
+        default="models:/reader@production",
+        help="a reader directory or models:/ reference (default: models:/reader@production)",
+    )
+    p_ship.add_argument("--out", type=Path, default=None, help="default: models/reader")
+    p_ship.add_argument("--data-dir", type=Path, default=None, help="for the XQuAD-en re-score")
+    p_ship.add_argument("--tracking-uri", default=None)
     p_res = sub.add_parser("resolve", help="download a models:/ reference and print its folder")
     p_res.add_argument("ref", help="e.g. models:/reader@production")
     p_res.add_argument("--tracking-uri", default=None)
@@ -188,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             return _estimate(args)
         if args.command == "promote":
             return _promote(args)
+        if args.command == "ship":
+            return _ship(args)
         return _resolve(args)
     except ServiceError as exc:
         sys.stderr.write(f"train-reader: {exc}\n")
@@ -271,4 +285,23 @@ def _resolve(args: argparse.Namespace) -> int:
     from services.qa.training.registry import resolve_reader_source
 
     _out(resolve_reader_source(args.ref, tracking_uri=args.tracking_uri))
+    return 0
+
+
+def _ship(args: argparse.Namespace) -> int:
+    from services.qa.training.pipeline import XQUAD, default_data_dir
+    from services.qa.training.registry import resolve_reader_source
+    from services.qa.training.ship import SHIPPED_DIR, ship
+
+    source = args.source
+    if source.startswith("models:/"):
+        source = resolve_reader_source(source, tracking_uri=args.tracking_uri)
+    out = args.out or SHIPPED_DIR
+    card = ship(Path(source), out, xquad=(args.data_dir or default_data_dir()) / XQUAD)
+    _out(f"shipped {source} to {out}")
+    for name, digest in card["weights_sha256"].items():
+        _out(f"  {name} sha256 {digest}")
+    if "shipped_xquad_en" in card:
+        s = card["shipped_xquad_en"]
+        _out(f"  xquad-en with the float16 weights: EM {s['em']:.2f} F1 {s['f1']:.2f}")
     return 0
