@@ -197,6 +197,8 @@ class IngestBatch:
     records: list[str | dict[str, Any]] = field(default_factory=list)
     fulltexts: list[FullText] = field(default_factory=list)
     citations: list[tuple[str, str]] = field(default_factory=list)
+    # Deleted (with their passages) before the batch is written; unknown ids are ignored.
+    delete_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -214,6 +216,7 @@ class IngestResult:
     passages_written: int = 0
     citations_added: int = 0
     errors: list[IngestError] = field(default_factory=list)
+    papers_deleted: int = 0
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -726,6 +729,8 @@ class Gateway:
         """
         result = IngestResult(batch_id=batch.batch_id)
         with self._tracer.start_as_current_span("gateway.Ingest") as span:
+            if batch.delete_ids:
+                self._delete(batch.delete_ids, result, budget)
             papers: list[arxiv.Paper] = []
             paper_index: list[int] = []
             for i, rec in enumerate(batch.records):
@@ -751,6 +756,21 @@ class Gateway:
             if batch.citations or papers:
                 self._add_citations(batch, papers, paper_index, result, budget)
         return result
+
+    def _delete(self, ids: Sequence[str], result: IngestResult, budget: Budget) -> None:
+        """Delete papers and their passages one by one; an unknown id is not an error."""
+        for pid in dict.fromkeys(i.strip() for i in ids if i and i.strip()):
+            try:
+                resp = self.clients.call(
+                    "retriever",
+                    "DeletePapers",
+                    retriever_pb2.DeletePapersRequest(ids=[pid]),
+                    budget,
+                    what="deleting",
+                )
+            except errors.NotFound:
+                continue
+            result.papers_deleted += resp.papers_deleted
 
     def _upsert(
         self,

@@ -76,6 +76,7 @@ def batch_from_pb(req: pb.IngestRequest) -> core.IngestBatch:
             for f in req.fulltexts
         ],
         citations=[(c.citing_id, c.cited_id) for c in req.citations],
+        delete_ids=list(req.delete_ids),
     )
 
 
@@ -85,6 +86,7 @@ def ingest_result_pb(r: core.IngestResult) -> pb.IngestResponse:
         papers_written=r.papers_written,
         passages_written=r.passages_written,
         citations_added=r.citations_added,
+        papers_deleted=r.papers_deleted,
         errors=[
             pb.RecordError(kind=e.kind, index=e.index, id=e.id, message=e.message) for e in r.errors
         ],

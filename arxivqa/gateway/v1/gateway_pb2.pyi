@@ -334,16 +334,18 @@ class RankResponse(_message.Message):
     def __init__(self, papers: _Optional[_Iterable[_Union[RankedPaper, _Mapping]]] = ..., computed_at: _Optional[str] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class IngestRequest(_message.Message):
-    __slots__ = ("batch_id", "records", "fulltexts", "citations")
+    __slots__ = ("batch_id", "records", "fulltexts", "citations", "delete_ids")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     FULLTEXTS_FIELD_NUMBER: _ClassVar[int]
     CITATIONS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_IDS_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     records: _containers.RepeatedScalarFieldContainer[str]
     fulltexts: _containers.RepeatedCompositeFieldContainer[FullText]
     citations: _containers.RepeatedCompositeFieldContainer[Citation]
-    def __init__(self, batch_id: _Optional[str] = ..., records: _Optional[_Iterable[str]] = ..., fulltexts: _Optional[_Iterable[_Union[FullText, _Mapping]]] = ..., citations: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ...) -> None: ...
+    delete_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, batch_id: _Optional[str] = ..., records: _Optional[_Iterable[str]] = ..., fulltexts: _Optional[_Iterable[_Union[FullText, _Mapping]]] = ..., citations: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ..., delete_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FullText(_message.Message):
     __slots__ = ("paper_id", "paragraphs")
@@ -382,15 +384,17 @@ class RecordError(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., index: _Optional[int] = ..., id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class IngestResponse(_message.Message):
-    __slots__ = ("batch_id", "papers_written", "passages_written", "citations_added", "errors")
+    __slots__ = ("batch_id", "papers_written", "passages_written", "citations_added", "errors", "papers_deleted")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     PAPERS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
     PASSAGES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
     CITATIONS_ADDED_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    PAPERS_DELETED_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     papers_written: int
     passages_written: int
     citations_added: int
     errors: _containers.RepeatedCompositeFieldContainer[RecordError]
-    def __init__(self, batch_id: _Optional[str] = ..., papers_written: _Optional[int] = ..., passages_written: _Optional[int] = ..., citations_added: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[RecordError, _Mapping]]] = ...) -> None: ...
+    papers_deleted: int
+    def __init__(self, batch_id: _Optional[str] = ..., papers_written: _Optional[int] = ..., passages_written: _Optional[int] = ..., citations_added: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[RecordError, _Mapping]]] = ..., papers_deleted: _Optional[int] = ...) -> None: ...
