@@ -17,10 +17,11 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 .PHONY: setup
-setup: $(PY) ## Install everything: venv, torch (CPU, pinned), all services + dev tools, Redis Stack
+setup: $(PY) ## Install everything: venv, torch (CPU, pinned), all services + dev tools, Redis Stack, chromium
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e '.[all,dev]'
 	bash scripts/install-redis-stack.sh
+	bash scripts/install-browser.sh
 
 .PHONY: proto
 proto: ## Regenerate Python code from protos/ (pinned grpcio-tools)

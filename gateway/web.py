@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from gateway import core
 from gateway.clients import Budget, DownstreamFailure
 from gateway.settings import Settings
+from gateway.webui import mount_ui
 from services.common import errors
 
 log = logging.getLogger(__name__)
@@ -278,6 +279,8 @@ def create_app(
             citations=[(c.citing_id, c.cited_id) for c in body.citations],
         )
         return gateway.ingest(batch, budget=Budget.seconds(settings.ingest_deadline_seconds))
+
+    mount_ui(app)  # the web page at /ui/ (gateway/ui/)
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
