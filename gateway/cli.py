@@ -6,6 +6,8 @@
     arxivqa ask "what optimiser was used?"
     arxivqa paper 1412.6980
     arxivqa demo [FILE]
+    arxivqa harvest [--set cs] [--from DATE] [--pdf]   (live arXiv, gateway.harvest_cli)
+    arxivqa fetch-pdf ID... | ingest-pdf FILE --id ID
     arxivqa train-reader ...     (the reader training pipeline, services.qa.training)
 
 ``up`` starts Redis with Search (data under .data/redis, AOF on), then every service and
@@ -38,6 +40,7 @@ DATA_DIR = Path(os.environ.get("ARXIVQA_DATA_DIR", PROJECT_ROOT / ".data"))
 RUN_DIR = DATA_DIR / "run"
 SHARED_ARXIV = PROJECT_ROOT.parent / "shared" / "data" / "arxiv"
 DEFAULT_GATEWAY = os.environ.get("ARXIVQA_GATEWAY_ADDR", "127.0.0.1:50050")
+SAMPLE = PROJECT_ROOT / "gateway" / "sample" / "arxiv_metadata_sample.jsonl"
 
 
 # -- the local stack -----------------------------------------------------------------------------
@@ -633,12 +636,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         sources = demo_sources()
         if not sources:
-            print(
-                f"no demo data at {SHARED_ARXIV}: run 'arxivqa demo FILE' with a Kaggle-format "
-                "arXiv metadata JSONL file (e.g. arxiv-metadata-oai-snapshot.json)",
-                file=sys.stderr,
-            )
-            return 2
+            # A fresh clone: the CC0 metadata sample that ships with the project.
+            print(f"no demo data at {SHARED_ARXIV}; using the shipped sample {SAMPLE.name}")
+            sources = [Source("papers", SAMPLE)]
     cmd_up(args)
     print("\ningesting:", ", ".join(s.path.name for s in sources))
     summary = ingest_sources(
@@ -649,6 +649,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     _print_summary(summary)
     http = int(os.environ.get("ARXIVQA_GATEWAY_HTTP_PORT", "8080"))
+    from gateway.harvest_cli import last_week
+
     print(
         textwrap.dedent(
             f"""
@@ -661,6 +663,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                    -d '{{"query": "graph neural networks", "k": 5}}'
               curl -s localhost:{http}/v1/rank?k=5
               open http://127.0.0.1:{http}/docs for the whole API
+            fresh papers from arXiv (online; polite, resumable, incremental):
+              .venv/bin/arxivqa harvest --set cs --from {last_week()} --contact you@example.org
+              .venv/bin/arxivqa fetch-pdf 1706.03762   # read a paper's full text
             stop with: make down"""
         )
     )
@@ -737,6 +742,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("file", nargs="?", help="Kaggle-format JSONL when ../shared is absent")
     d.add_argument("--timeout", type=float, default=300)
     d.set_defaults(func=cmd_demo)
+
+    from gateway import harvest_cli
+
+    def run(fn: Any) -> Any:
+        return lambda args: fn(args, stub=_stub(args.gateway), data_dir=DATA_DIR)
+
+    harvest_cli.add_parsers(sub, DEFAULT_GATEWAY, run)
 
     sub.add_parser("train-reader", help="train, evaluate, register, promote the QA reader")
     return parser
