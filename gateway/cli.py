@@ -230,6 +230,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         textwrap.dedent(
             f"""
             arxivqa is up
+              web page      http://127.0.0.1:{http_port}/ui/   (search, ask, papers, citation graph)
               HTTP API      http://127.0.0.1:{http_port}   (OpenAPI docs: /docs, readiness: /readyz)
               gRPC gateway  {GATEWAY.target}   (arxivqa.gateway.v1.Gateway, reflection on)
               logs, pids    {RUN_DIR}
@@ -639,7 +640,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             # A fresh clone: the CC0 metadata sample that ships with the project.
             print(f"no demo data at {SHARED_ARXIV}; using the shipped sample {SAMPLE.name}")
             sources = [Source("papers", SAMPLE)]
+    page = f"http://127.0.0.1:{os.environ.get('ARXIVQA_GATEWAY_HTTP_PORT', '8080')}/ui/"
+    print(f"web page: {page} (once the stack below is up)")
     cmd_up(args)
+    print(f"\nopen {page} in a browser: papers appear there as they are ingested")
     print("\ningesting:", ", ".join(s.path.name for s in sources))
     summary = ingest_sources(
         sources,
@@ -655,6 +659,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         textwrap.dedent(
             f"""
             try:
+              open http://127.0.0.1:{http}/ui/ in a browser (the web page)
               .venv/bin/arxivqa search "attention is all you need" --mode hybrid
               .venv/bin/arxivqa search "adam stochastic optimization" --mode text --category cs.LG
               .venv/bin/arxivqa paper 1412.6980
