@@ -230,6 +230,38 @@ class Harvester:
         t0 = time.monotonic()
         endpoint = endpoint or self.settings.oai_endpoint
         state, summary = self._begin("oai", endpoint, set_spec, prefix, from_date, until)
+        try:
+            self._oai_pages(state, summary, endpoint, set_spec, prefix, pdf)
+        except oai.OAIError as exc:
+            if exc.code != "badResumptionToken" or not state.token:
+                raise
+            # Tokens expire (arXiv's live for hours): start this request over. Pages already
+            # ingested are rewritten, which is idempotent.
+            log.warning(
+                "resumption token rejected; restarting the request",
+                extra={"token": state.token, "from": state.from_date},
+            )
+            self.progress(
+                f"the server rejected resumption token {state.token!r} ({exc}); "
+                f"restarting from {state.from_date or 'the start'}"
+            )
+            state.token = None
+            state.save(self.state_dir)
+            self._oai_pages(state, summary, endpoint, set_spec, prefix, pdf)
+        state.in_progress = False
+        state.save(self.state_dir)
+        summary.seconds = time.monotonic() - t0
+        return summary
+
+    def _oai_pages(
+        self,
+        state: HarvestState,
+        summary: Summary,
+        endpoint: str,
+        set_spec: str,
+        prefix: str,
+        pdf: bool,
+    ) -> None:
         pages: Iterator[tuple[str | None, oai.Page]] = oai.list_records(
             self.fetcher,
             endpoint,
@@ -255,10 +287,6 @@ class Harvester:
                 f"page {n}: {len(page.records)} records ({(page.cursor or 0) + len(page.records)}"
                 f"{total}), {summary.papers_written} papers written"
             )
-        state.in_progress = False
-        state.save(self.state_dir)
-        summary.seconds = time.monotonic() - t0
-        return summary
 
     # -- the API -----------------------------------------------------------------------------
     def harvest_api(
