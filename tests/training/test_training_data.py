@@ -205,16 +205,27 @@ def test_a_question_too_long_for_the_window_is_named(tmp_path: Path, capsys) -> 
 
 
 @pytest.mark.shared_data
-def test_default_data_is_covidqa_by_paper_plus_xquad(shared_data: Path) -> None:
-    from services.qa.training.pipeline import PipelineOptions, prepare
+def test_default_data_is_38k_style_questions_plus_covidqa_by_paper(shared_data: Path) -> None:
+    from services.qa.training.pipeline import TRAIN_SOURCES, PipelineOptions, prepare
 
     data = prepare(PipelineOptions(data_dir=shared_data / "qa"))
-    assert sorted(data.eval_sets) == ["covidqa-heldout", "xquad-en"]
+    assert sorted(data.eval_sets) == ["covidqa-heldout", "fairytaleqa-val", "qed-dev", "xquad-en"]
     assert len(data.eval_sets["xquad-en"]) == 1190
-    assert len(data.train_examples) + len(data.eval_sets["covidqa-heldout"]) == 1380
+    assert len(data.eval_sets["qed-dev"]) == 1355
+    # COVID-QA held out by paper, scored on a seeded sample of 80 of its questions
+    held_all = data.params["data.eval.covidqa-heldout.sampled_from"]
+    assert len(data.eval_sets["covidqa-heldout"]) == 80 < held_all
     assert data.params["split.train_papers"] + data.params["split.heldout_papers"] == 98
-    covid = shared_data / "qa" / "covidqa_200423_realigned.json"
-    assert (
-        data.params["data.covidqa_200423_realigned.json.sha256"]
-        == hashlib.sha256(covid.read_bytes()).hexdigest()
-    )
+    shares = {f: data.params[f"data.train.{f}.questions"] for f in TRAIN_SOURCES}
+    covid_train = 1380 - held_all
+    assert len(data.train_examples) == covid_train + sum(shares.values())
+    assert shares["squadshifts_new_wiki_v1.0.json"] == 7938
+    assert shares["squadshifts_reddit_v1.0.json"] == round(9803 * 0.15)
+    for name in [*TRAIN_SOURCES, "covidqa_200423_realigned.json", "xquad_en.json"]:
+        assert (
+            data.params[f"data.{name}.sha256"]
+            == hashlib.sha256((shared_data / "qa" / name).read_bytes()).hexdigest()
+        )
+    # XQuAD-en stays clean: no training question or context is in it
+    xq = {(e.question, e.context) for e in data.eval_sets["xquad-en"]}
+    assert not xq & {(e.question, e.context) for e in data.train_examples}

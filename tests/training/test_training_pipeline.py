@@ -25,7 +25,7 @@ from services.qa.random_models import save_random_bert
 from services.qa.training.cli import main
 from services.qa.training.data import build_train_features, load_squad
 from services.qa.training.evaluate import predict, squad_scores
-from services.qa.training.pipeline import PipelineOptions, PipelineResult, run
+from services.qa.training.pipeline import PipelineOptions, PipelineResult, load_reader, run
 from services.qa.training.registry import Store, resolve_reader_source
 from services.qa.training.train import TrainConfig, train
 
@@ -106,6 +106,8 @@ GOOD = TrainConfig(
     learning_rate=5e-3,
     warmup_ratio=0.0,
     seed=3,
+    freeze_embeddings=False,  # a random tiny base: its embeddings must learn too
+    time_budget_minutes=0.0,
 )
 
 
@@ -193,12 +195,11 @@ def test_production_reference_resolves_to_the_promoted_reader(runs: Runs, tmp_pa
         "models:/reader@production", cache_dir=cache, tracking_uri=runs.store.tracking_uri
     )
     assert Path(path).is_relative_to(cache) and "v1-" in Path(path).name
-    model = AutoModelForQuestionAnswering.from_pretrained(path)
-    tok = AutoTokenizer.from_pretrained(path)
     examples = load_squad(runs.data)
-    preds = predict(model, tok, examples, max_seq_len=64, doc_stride=16)
-    assert squad_scores(preds, examples).f1 == pytest.approx(runs.good.scores["tiny"].f1)
-    assert preds["q5"] == "the ACE2 receptor"
+    preds = predict(load_reader(path), examples)
+    texts = {qid: p.text for qid, p in preds.items()}
+    assert squad_scores(texts, examples).f1 == pytest.approx(runs.good.scores["tiny"].f1)
+    assert texts["q5"] == "the ACE2 receptor"
     # a second resolve uses the cache; a version number works as well as an alias
     again = resolve_reader_source(
         "models:/reader/1", cache_dir=cache, tracking_uri=runs.store.tracking_uri
@@ -295,5 +296,7 @@ def test_estimate_times_real_steps_and_extrapolates(runs: Runs, capsys) -> None:
     out = capsys.readouterr().out
     assert "measured 2 training steps on 6 windows" in out
     assert re.search(r"train steps\s+15\s", out)  # 5 epochs x 3 batches
-    assert re.search(r"eval tiny windows\s+6\s", out)
+    assert re.search(r"train steps, first loop\s+15\s", out)  # the same steps, timed the old way
+    assert "this loop vs the first loop:" in out
+    assert re.search(r"eval tiny questions\s+6\s", out)
     assert "full run, idle machine" in out
