@@ -457,7 +457,10 @@ class Gateway:
                         passages=[
                             qa_pb2.Passage(id=p.id, paper_id=p.paper_id, text=p.text) for p in read
                         ],
-                        options=qa_pb2.AnswerOptions(top_k=top_k),
+                        # the reader abstains when no span beats its no-answer score by
+                        # the margin it was calibrated with: "no answer in these passages"
+                        # rather than a confident wrong span
+                        options=qa_pb2.AnswerOptions(top_k=top_k, allow_no_answer=True),
                     ),
                     budget,
                     what="reading the passages",
@@ -490,7 +493,7 @@ class Gateway:
                 )
                 for a in resp.answers
             ]
-            note = "" if answers else "the reader found no answer in these passages"
+            note = "" if answers else "no answer in these passages"
             return AskResult(answers, read, answers_available=True, note=note)
 
     def _passages_for(
