@@ -340,7 +340,7 @@ def _drop_running(page_lines: list[list[_Line]], heights: list[float]) -> None:
         return _DIGITS.sub("#", ln.text.lower()).strip()
 
     def margin(ln: _Line, h: float) -> bool:
-        return ln.y1 > 0.92 * h or ln.y0 < 0.08 * h
+        return ln.y1 > 0.89 * h or ln.y0 < 0.08 * h
 
     seen: Counter[str] = Counter()
     for lines, h in zip(page_lines, heights, strict=True):
@@ -366,7 +366,13 @@ def _paragraphs(doc: Document, lines: list[_Line], body: float, gutters: dict[in
     groups: dict[tuple[int, int], list[_Line]] = {}
 
     def side(ln: _Line) -> int:
-        return int(doc.columns[ln.page] == 2 and ln.x0 >= gutters[ln.page] - 4)
+        """0: left column (or the only one), 1: right column, 2: across the gutter."""
+        if doc.columns[ln.page] != 2:
+            return 0
+        g = gutters[ln.page]
+        if ln.x0 >= g - 4:
+            return 1
+        return 2 if ln.x1 > g + 4 else 0
 
     for ln in lines:
         groups.setdefault((ln.page, side(ln)), []).append(ln)
@@ -390,7 +396,7 @@ def _paragraphs(doc: Document, lines: list[_Line], body: float, gutters: dict[in
         text = ""
         for part in current:
             text = _join(text, part)
-        text = " ".join(text.split())
+        text = " ".join(text.replace("\x02", "-").replace("\u00ad", "").split())
         current = []
         if not text:
             return
@@ -432,6 +438,8 @@ def _paragraphs(doc: Document, lines: list[_Line], body: float, gutters: dict[in
                 )
                 or (in_refs and _REF_ENTRY.match(text) is not None)
             )
+        if prev is not None and prev.text.endswith(_HYPHENS):
+            new = False  # a word broken across lines, columns or pages goes on
         if (
             not in_refs
             and text.startswith("[1]")
