@@ -73,6 +73,10 @@ bench-qa: ## Reader latency p50/p95 and concurrent throughput
 bench-graph: ## Citation graph load, cold start, PageRank and query latency
 	$(PY) -m benchmarks.graph
 
+.PHONY: bench-pdf
+bench-pdf: ## PDF full-text quality on the eight arXiv PDFs (paragraphs, columns, references)
+	$(PY) -m benchmarks.pdf_text
+
 .PHONY: deploy-check
 deploy-check: ## Validate Dockerfiles, compose, k8s manifests and workflows (no Docker engine needed)
 	$(VENV)/bin/pytest tests/deploy -m "not slow"
