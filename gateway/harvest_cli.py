@@ -7,19 +7,22 @@ sink that streams each harvested page to the gateway's ``Ingest`` and the comman
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
 
+from gateway.arxiv import atom
 from gateway.arxiv.harvest import Batch, Harvester, SinkResult, Summary
 from gateway.arxiv.http import FetchError, PoliteFetcher
-from gateway.arxiv.oai import PREFIXES, OAIError
+from gateway.arxiv.oai import PREFIXES, OAIError, Record
 from gateway.arxiv.pdf import PdfError, extract
 from gateway.arxiv.settings import HarvestSettings
 from services.common.settings import load_settings
@@ -141,7 +144,25 @@ def cmd_harvest(args: argparse.Namespace, *, stub: Any, data_dir: Path) -> int:
     return 0
 
 
-def _ingest_pdf(stub: Any, api_key: str | None, pid: str, data: bytes, source: str) -> int:
+def _api_record(fetcher: PoliteFetcher, endpoint: str, ident: str) -> dict[str, Any] | None:
+    """The paper's metadata from the arXiv API (for a paper the gateway does not know)."""
+    for _start, feed in atom.query(fetcher, endpoint, id_list=ident, page_size=1, limit=1):
+        for rec in feed.records:
+            if isinstance(rec, Record):
+                return rec.kaggle
+    return None
+
+
+def _ingest_pdf(
+    stub: Any,
+    api_key: str | None,
+    pid: str,
+    data: bytes,
+    source: str,
+    metadata: Callable[[], dict[str, Any] | None] | None = None,
+) -> int:
+    """Replace the paper's passages with the PDF's paragraphs (its metadata is sent again:
+    the gateway's, else ``metadata()``'s, else a title taken from the PDF)."""
     from arxivqa.gateway.v1 import gateway_pb2 as pb
 
     doc = extract(data, source=source)
@@ -162,8 +183,13 @@ def _ingest_pdf(stub: Any, api_key: str | None, pid: str, data: bytes, source: s
     except grpc.RpcError as exc:
         if exc.code() != grpc.StatusCode.NOT_FOUND:
             raise
-        title = doc.paragraphs[0].text[:200] if doc.paragraphs else pid
-        record = {"id": pid, "title": title}
+        found = metadata() if metadata else None
+        if found:
+            record = found
+        else:
+            title = doc.paragraphs[0].text[:200] if doc.paragraphs else pid
+            record = {"id": pid, "title": title}
+            print(f"{pid}: not in the index and no metadata found; titled from the PDF")
     batch = Batch(
         f"pdf {pid}",
         records=[record],
@@ -187,7 +213,8 @@ def cmd_ingest_pdf(args: argparse.Namespace, *, stub: Any, data_dir: Path) -> in
         print(f"error: no such file: {path}", file=sys.stderr)
         return 2
     try:
-        return _ingest_pdf(stub, args.api_key, args.id, path.read_bytes(), str(path))
+        pid = re.sub(r"v\d+$", "", args.id.strip())
+        return _ingest_pdf(stub, args.api_key, pid, path.read_bytes(), str(path))
     except PdfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -207,8 +234,15 @@ def cmd_fetch_pdf(args: argparse.Namespace, *, stub: Any, data_dir: Path) -> int
                 if resp.status >= 400:
                     raise FetchError(f"GET {url} answered HTTP {resp.status}", resp.status)
                 pid = re.sub(r"v\d+$", "", ident)
-                rc |= _ingest_pdf(stub, args.api_key, pid, resp.body, url)
-            except (FetchError, PdfError) as exc:
+                rc |= _ingest_pdf(
+                    stub,
+                    args.api_key,
+                    pid,
+                    resp.body,
+                    url,
+                    metadata=functools.partial(_api_record, fetcher, settings.api_endpoint, ident),
+                )
+            except (FetchError, PdfError, atom.ApiError) as exc:
                 print(f"{ident}: {exc}", file=sys.stderr)
                 rc = 1
             except grpc.RpcError as exc:

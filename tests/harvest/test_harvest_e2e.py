@@ -57,6 +57,8 @@ def test_harvest_with_pdfs_resumes_replaces_versions_and_removes_withdrawn(
             return Reply.file(v1_pdf)
         if path == "/pdf/1111.2011v2":
             return Reply.file(v2_pdf)
+        if path == "/api/query" and q.get("id_list") == "1111.2011v2":
+            return Reply.file(arxiv_data / "api/arxiv.py_2016/id_list_1111.2011v2.xml")
         if path == "/oai2" and "resumptionToken" in q:
             if not state["page2"]:
                 return Reply(503, b"<h1>Retry after 0 seconds</h1>", {"Retry-After": "0"})
@@ -67,6 +69,7 @@ def test_harvest_with_pdfs_resumes_replaces_versions_and_removes_withdrawn(
 
     arxiv_server.routes.append(route)
     monkeypatch.setenv("ARXIVQA_HARVEST_PDF_BASE", f"{arxiv_server.url}/pdf/")
+    monkeypatch.setenv("ARXIVQA_HARVEST_API_ENDPOINT", f"{arxiv_server.url}/api/query")
     monkeypatch.setenv("ARXIVQA_HARVEST_DATA_DIR", str(tmp_path / "harvest"))
     monkeypatch.setenv("ARXIVQA_HARVEST_MAX_RETRIES", "0")
     monkeypatch.setenv("ARXIVQA_HARVEST_BACKOFF", "0")
@@ -78,6 +81,16 @@ def test_harvest_with_pdfs_resumes_replaces_versions_and_removes_withdrawn(
             "--pdf", "--endpoint", f"{arxiv_server.url}/oai2", "--gateway", stack.grpc_target,
             "--min-interval", "0", "--contact", "tests@arxivqa.invalid",
         ]  # fmt: skip
+        # fetch-pdf of a paper the index does not know: metadata from the API, text from
+        # the PDF.
+        assert cli.main(["fetch-pdf", "1111.2011v2", "--gateway", stack.grpc_target]) == 0
+        n2 = len(extract(v2_pdf).paragraphs)
+        assert passage_count(stack, "1111.2011") == n2
+        fetched = stack.stub.GetPaper(pb.GetPaperRequest(id="1111.2011"), timeout=30).paper
+        assert fetched.title.startswith("Quantum Criticality for Extended Nodes")
+        assert "Adrian Del Maestro" in fetched.authors and fetched.year == 2011
+        assert [h.path for h in arxiv_server.hits] == ["/pdf/1111.2011v2", "/api/query"]
+
         # Run 1: page 1 is ingested, page 2 fails (arXiv busy) -> exit 1, progress saved.
         assert cli.main(args) == 1
         out = capsys.readouterr()
@@ -97,7 +110,6 @@ def test_harvest_with_pdfs_resumes_replaces_versions_and_removes_withdrawn(
         out = capsys.readouterr()
         assert "resumed" in out.out
         assert arxiv_server.hits[0].query.get("resumptionToken") == "1234567|1001"
-        n2 = len(extract(v2_pdf).paragraphs)
         assert n2 < n1
         assert passage_count(stack, "1111.2011") == n2  # no stale paragraphs of v1 left
         paper = stack.stub.GetPaper(pb.GetPaperRequest(id="1111.2011"), timeout=30).paper
