@@ -25,6 +25,7 @@ from gateway.arxiv.http import FetchError, PoliteFetcher
 from gateway.arxiv.oai import PREFIXES, OAIError, Record
 from gateway.arxiv.pdf import PdfError, extract
 from gateway.arxiv.settings import HarvestSettings
+from gateway.arxiv.state import HarvestState
 from services.common.settings import load_settings
 
 
@@ -107,8 +108,19 @@ def cmd_harvest(args: argparse.Namespace, *, stub: Any, data_dir: Path) -> int:
     if settings.min_interval < 3 and not args.endpoint:
         print("warning: arXiv asks for at least 3 s between requests", file=sys.stderr)
     sink = GatewaySink(stub, args.api_key)
+    state_dir = _state_dir(settings, data_dir)
+    if not args.from_date:
+        endpoint = args.endpoint or (
+            settings.oai_endpoint if args.source == "oai" else settings.api_endpoint
+        )
+        prefix = args.format if args.source == "oai" else "atom"
+        prior = HarvestState.load(state_dir, endpoint, args.source, args.set, prefix)
+        if not prior.in_progress and not prior.last_datestamp:
+            # A first harvest of this set: a week, not the set's whole history.
+            args.from_date = last_week()
+            print(f"first harvest of {args.set or 'everything'}: from {args.from_date}")
     with PoliteFetcher(settings) as fetcher:
-        h = Harvester(settings, fetcher, sink, _state_dir(settings, data_dir), progress=print)
+        h = Harvester(settings, fetcher, sink, state_dir, progress=print)
         try:
             if args.source == "oai":
                 summary = h.harvest_oai(
@@ -266,7 +278,9 @@ def add_parsers(sub: Any, gateway_default: str, run: Any) -> None:
     h = sub.add_parser("harvest", help="harvest arXiv metadata (OAI-PMH or API) incrementally")
     h.add_argument("--set", default="cs", help="OAI set: cs, math, physics:hep-th, ...")
     h.add_argument(
-        "--from", dest="from_date", help="YYYY-MM-DD (default: where the last run ended)"
+        "--from",
+        dest="from_date",
+        help="YYYY-MM-DD (default: where the last run ended; a week ago on the first run)",
     )
     h.add_argument("--until", help="YYYY-MM-DD")
     h.add_argument("--format", default="arXiv", choices=[p for p in PREFIXES])

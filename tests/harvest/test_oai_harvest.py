@@ -249,3 +249,27 @@ def test_a_non_oai_answer_is_a_clear_error(arxiv_server: ArxivServer, tmp_path: 
     arxiv_server.routes.append(lambda p, q: Reply(200, b"<html>maintenance</html>"))
     with pytest.raises(oai.OAIError, match="not an OAI-PMH response"):
         harvester(arxiv_server, tmp_path, CollectingSink()).harvest_oai(from_date="2024-01-01")
+
+
+def test_first_cli_harvest_of_a_set_starts_a_week_ago(
+    arxiv_server: ArxivServer,
+    arxiv_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gateway import cli
+    from gateway.harvest_cli import last_week
+
+    empty = arxiv_data / "oai/invenio-oaiharvester/sample_empty_response.xml"
+    arxiv_server.routes.append(lambda p, q: Reply.file(empty))
+    monkeypatch.setenv("ARXIVQA_HARVEST_DATA_DIR", str(tmp_path / "harvest"))
+    # noRecordsMatch: nothing reaches the gateway, so none needs to run
+    rc = cli.main(
+        ["harvest", "--endpoint", f"{arxiv_server.url}/oai2", "--min-interval", "0",
+         "--gateway", "127.0.0.1:1"]
+    )  # fmt: skip
+    assert rc == 0
+    assert arxiv_server.hits[0].query["from"] == last_week()
+    out = capsys.readouterr().out
+    assert "first harvest of cs" in out and "0 records" in out
