@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gateway.cli import SAMPLE
+from gateway.harvest_cli import last_week
 from services.common.arxiv import Paper, read_papers
 
 
@@ -12,3 +15,27 @@ def test_the_shipped_sample_is_valid_kaggle_metadata() -> None:
     assert all(isinstance(p, Paper) for p in parsed)
     assert len({p.id for p in parsed if isinstance(p, Paper)}) == 200
     assert "CC0" in (SAMPLE.parent / "README.md").read_text()
+
+
+def test_demo_without_shared_data_ingests_the_sample_and_offers_a_harvest(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The stack itself is not started here (that is `make demo`); only which data the demo
+    # picks on a fresh clone and what it prints next.
+    from gateway import cli
+
+    ingested: list[list[cli.Source]] = []
+    monkeypatch.setattr(cli, "demo_sources", lambda: [])
+    monkeypatch.setattr(cli, "cmd_up", lambda args: 0)
+
+    def ingest(sources: list[cli.Source], **kw: object) -> dict[str, object]:
+        ingested.append(list(sources))
+        return {"papers": 200, "passages": 0, "citations": 0, "errors": {}, "samples": [],
+                "seconds": 1.0}  # fmt: skip
+
+    monkeypatch.setattr(cli, "ingest_sources", ingest)
+    assert cli.main(["demo"]) == 0
+    assert [s.path for s in ingested[0]] == [SAMPLE]
+    out = capsys.readouterr().out
+    assert "using the shipped sample" in out
+    assert f"arxivqa harvest --set cs --from {last_week()}" in out
