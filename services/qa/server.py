@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from opentelemetry import trace
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from arxivqa.qa.v1 import qa_pb2, qa_pb2_grpc
@@ -32,6 +32,7 @@ class Settings(ServerSettings):
     model: str = Field(
         str(SHIPPED_READER),
         min_length=1,
+        validate_default=True,
         description="Extractive QA model: a local directory, a hub id, or models:/name@alias "
         "(default: the reader shipped in models/reader).",
     )
@@ -55,6 +56,17 @@ class Settings(ServerSettings):
     max_question_chars: int = Field(2_000, ge=1, description="Longest question in characters.")
     default_top_k: int = Field(3, ge=1, le=50, description="Answers returned when top_k is 0.")
     default_max_answer_tokens: int = Field(30, ge=1, description="Answer length when 0 is sent.")
+
+    @field_validator("model")
+    @classmethod
+    def _shipped_reader_present(cls, value: str) -> str:
+        if Path(value) == SHIPPED_READER and not (SHIPPED_READER / "config.json").is_file():
+            raise ValueError(
+                f"no reader configured: the shipped reader ({SHIPPED_READER}) is not in this "
+                "tree. Point ARXIVQA_QA_MODEL at a reader (a local directory, a hub id in the "
+                "local cache, or models:/reader@production after make train-reader)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _stride_fits(self) -> Settings:
