@@ -34,7 +34,7 @@ class Settings(ServerSettings):
         min_length=1,
         validate_default=True,
         description="Extractive QA model: a local directory, a hub id, or models:/name@alias "
-        "(default: the reader shipped in models/reader).",
+        "(empty or unset: the reader shipped in models/reader).",
     )
     no_answer_margin: float | None = Field(
         None,
@@ -56,6 +56,11 @@ class Settings(ServerSettings):
     max_question_chars: int = Field(2_000, ge=1, description="Longest question in characters.")
     default_top_k: int = Field(3, ge=1, le=50, description="Answers returned when top_k is 0.")
     default_max_answer_tokens: int = Field(30, ge=1, description="Answer length when 0 is sent.")
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _blank_is_the_shipped_reader(cls, value: object) -> object:
+        return str(SHIPPED_READER) if isinstance(value, str) and not value.strip() else value
 
     @field_validator("model")
     @classmethod

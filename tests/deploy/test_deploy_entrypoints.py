@@ -316,11 +316,32 @@ def test_sigterm_stops_every_service_cleanly(stack: dict[str, Proc]) -> None:
     assert codes and all(code == 0 for code in codes.values()), codes
 
 
-def test_qa_image_without_a_model_stops_at_start_naming_the_variable(
+def test_qa_image_carries_the_shipped_reader_and_serves_it_by_default(tmp_path: Path) -> None:
+    """`docker run arxivqa-qa` with no ARXIVQA_QA_MODEL: the image's own reader, verified."""
+    if not (ROOT / "models" / "reader" / "config.json").is_file():
+        pytest.skip("models/reader (the shipped reader) is not in this tree")
+    app = image_tree("qa", tmp_path / "app")
+    compose = {"services": {"qa": {"environment": {}}}}
+    env, _, _ = process_environment("qa", compose, {}, tmp_path, app)
+    assert "ARXIVQA_QA_MODEL" not in env
+    probe = (
+        "import pathlib; from services.qa.server import Settings; from services.qa.reader "
+        "import verify_model_dir; s = Settings(); "
+        "assert verify_model_dir(pathlib.Path(s.model))['weights_sha256']; print(s.model)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=app, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(app / "models" / "reader")
+
+
+def test_qa_image_without_its_reader_stops_at_start_naming_the_variable(
     tmp_path: Path,
 ) -> None:
-    """`docker run arxivqa-qa` with no ARXIVQA_QA_MODEL: a clear exit, not a hung container."""
+    """An image whose shipped reader is missing: a clear exit, not a hung container."""
     app = image_tree("qa", tmp_path / "app")
+    shutil.rmtree(app / "models" / "reader", ignore_errors=True)
     compose = {"services": {"qa": {"environment": {}}}}
     env, command, _ = process_environment("qa", compose, {}, tmp_path, app)
     assert "ARXIVQA_QA_MODEL" not in env

@@ -175,12 +175,29 @@ def test_not_a_qa_model_stays_not_serving_and_answers_unavailable(base_model: Pa
         svc.stop(0).wait()
 
 
-def test_no_model_configured_stops_with_the_variable_name(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_unset_or_blank_model_is_the_shipped_reader(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from services.qa import server
+
+    if not (server.SHIPPED_READER / "config.json").is_file():
+        pytest.skip("models/reader (the shipped reader) is not in this tree")
     monkeypatch.delenv("ARXIVQA_QA_MODEL", raising=False)
+    assert load_settings(Settings).model == str(server.SHIPPED_READER)
+    monkeypatch.setenv("ARXIVQA_QA_MODEL", "  ")
+    assert load_settings(Settings).model == str(server.SHIPPED_READER)
+
+
+def test_missing_shipped_reader_stops_with_the_variable_name(  # type: ignore[no-untyped-def]
+    monkeypatch, capsys, tmp_path
+) -> None:
+    from services.qa import server
+
+    monkeypatch.setattr(server, "SHIPPED_READER", tmp_path / "models" / "reader")
+    monkeypatch.setenv("ARXIVQA_QA_MODEL", "")  # blank = the shipped reader
     with pytest.raises(SystemExit) as exc:
         load_settings(Settings)
     assert exc.value.code == 2
-    assert "ARXIVQA_QA_MODEL" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ARXIVQA_QA_MODEL" in err and "shipped reader" in err
 
 
 def test_bad_stride_setting_is_refused(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
