@@ -1,0 +1,265 @@
+"""The web page in a real headless chromium against the real gateway, services and data.
+
+Each test drives the page as a person would (typing, clicking, the keyboard) and checks what
+is on screen against the HTTP API's own answer for the same request. Screenshots of every
+view are saved under test-artifacts/ui/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from gateway_stack import DEAD, Stack, Target, start_gateway
+from ui_stack import Neighbourhood, shoot
+
+pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
+
+# Cumulative layout shift (Chromium's layout-shift entries), read back by the tests.
+CLS_PROBE = """
+window.__cls = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value;
+}).observe({ type: "layout-shift", buffered: true });
+"""
+
+
+def ui(stack: Stack, fragment: str = "") -> str:
+    return f"{stack.http.url}/ui/{fragment}"
+
+
+def words(text: str) -> str:
+    """Text as a browser renders it: runs of whitespace collapse to one space."""
+    return " ".join(text.split())
+
+
+def hit_ids(page: Any) -> list[str]:
+    return page.locator("li.hit").evaluate_all("els => els.map(e => e.dataset.id)")
+
+
+def test_root_redirects_to_the_page_and_everything_it_loads_is_served_here(
+    stack: Stack, page: Any
+) -> None:
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    resp = page.goto(stack.http.url + "/")
+    assert resp is not None and resp.ok
+    assert page.url == ui(stack)
+    page.wait_for_selector("form.search")
+    assert requested
+    assert all(u.startswith(stack.http.url) or u.startswith("data:") for u in requested), requested
+    assert page.get_by_label("Search papers").is_visible()
+
+
+def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
+    stack: Stack, neighbourhood: Neighbourhood, page: Any
+) -> None:
+    hood = neighbourhood
+    title = hood.titles[hood.center]
+    page.add_init_script(CLS_PROBE)
+    page.goto(ui(stack))
+    page.get_by_label("Search papers").fill(title)
+    page.get_by_label("Search papers").press("Enter")
+    page.wait_for_selector("li.hit")
+    assert "#/search?q=" in page.url
+    assert hood.center in hit_ids(page)
+    cls = page.evaluate("window.__cls")
+    assert cls < 0.1, f"results moved the page: cumulative layout shift {cls:.3f}"
+    shoot(page, "search")
+
+    page.locator(f'li.hit[data-id="{hood.center}"] h2 a').click()
+    page.wait_for_selector(".graph-canvas svg a.node")
+    assert page.url.endswith(f"#/paper/{hood.center}")
+    assert page.locator("h1").inner_text() == words(title)
+    drawn = set(page.locator("svg a.node").evaluate_all("els => els.map(e => e.dataset.id)"))
+    api = stack.client.get("/v1/subgraph", params={"id": hood.center, "depth": 1, "max_nodes": 50})
+    assert drawn == {n["id"] for n in api.json()["nodes"]}
+    assert drawn == {hood.center, *hood.cites, *hood.cited_by}
+    assert page.locator("svg a.node.center").get_attribute("data-id") == hood.center
+    edges = page.locator("svg g.edges line").count()
+    assert edges == len(api.json()["edges"])
+    refs = page.get_by_role("region", name="References")
+    expect_heading = f"References ({len(hood.cites)})"
+    assert refs.locator("h3").inner_text() == expect_heading
+    page.wait_for_selector(".recs ol, .recs p.muted")
+    page.wait_for_selector(".sims ol, .sims p.muted")
+    shoot(page, "paper", full_page=True)
+
+    # Keyboard: focus a cited paper's node and press Enter.
+    neighbour = hood.cites[0]
+    page.locator(f'svg a.node[data-id="{neighbour}"]').focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"#/paper/{re.escape(neighbour)}$"))
+    page.wait_for_selector(f'svg a.node.center[data-id="{neighbour}"]')
+    assert page.locator("h1").inner_text() == words(hood.titles[neighbour])
+    assert page.locator(f'svg a.node[data-id="{hood.center}"]').count() == 1
+
+
+def test_graph_depth_and_cap_follow_the_controls(
+    stack: Stack, neighbourhood: Neighbourhood, page: Any
+) -> None:
+    center = neighbourhood.center
+    page.goto(ui(stack, f"#/paper/{center}?depth=2&cap=25"))
+    page.wait_for_selector("svg a.node")
+    drawn = page.locator("svg a.node").count()
+    api = stack.client.get("/v1/subgraph", params={"id": center, "depth": 2, "max_nodes": 25})
+    assert drawn == len(api.json()["nodes"]) == 25
+    page.get_by_label("At most").select_option("50")
+    page.wait_for_function("document.querySelectorAll('svg a.node').length !== 25")
+    api = stack.client.get("/v1/subgraph", params={"id": center, "depth": 2, "max_nodes": 50})
+    assert page.locator("svg a.node").count() == len(api.json()["nodes"])
+    assert "cap=50" in page.url and "depth=2" in page.url
+
+
+def test_ask_highlights_the_answer_span_inside_its_passage(
+    stack: Stack, target: Target, page: Any
+) -> None:
+    page.goto(ui(stack, "#/ask"))
+    page.get_by_label("Question").fill(target.question)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    page.wait_for_selector("mark.answer")
+    body = stack.client.post("/v1/ask", json={"question": target.question, "passages": 5}).json()
+    best = body["answers"][0]
+    first = page.locator("li.answer-card").first
+    assert first.locator("mark.answer").inner_text() == best["text"]
+    assert best["text"].lower() == target.answer.lower()
+    assert first.locator(".answer-text strong").inner_text() == best["text"]
+    assert first.locator(f'a[href="#/paper/{target.paper_id}"]').count() == 1
+    assert best["evidence"] in first.locator(".evidence").inner_text()
+    assert page.locator("li.passage").count() == len(body["passages"])
+    shoot(page, "ask", full_page=True)
+
+
+def test_ask_without_qa_says_answers_are_unavailable_and_still_lists_passages(
+    stack: Stack, target: Target, page: Any
+) -> None:
+    degraded = start_gateway(stack.services, qa=DEAD)
+    try:
+        page.goto(ui(degraded, f"#/ask?q={quote(target.question)}"))
+        warn = page.locator(".msg.warn")
+        warn.wait_for()
+        assert "Answers are unavailable" in warn.inner_text()
+        page.wait_for_selector("li.passage")
+        assert page.locator("li.passage").count() >= 1
+        assert page.locator("mark.answer").count() == 0
+        shoot(page, "ask-qa-down")
+    finally:
+        degraded.stop()
+
+
+def test_filters_and_paging_change_the_results(stack: Stack, page: Any) -> None:
+    page.goto(ui(stack, "#/search?q=random+polynomials&mode=keywords"))
+    page.wait_for_selector("li.hit")
+    first = hit_ids(page)
+    assert len(first) == 10
+    where = page.locator(".pager .where").inner_text()
+    assert where.startswith("1–10 of ")
+    page.get_by_role("button", name="Next page").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    page.wait_for_function("document.querySelector('.pager .where')?.textContent.startsWith('11–')")
+    second = hit_ids(page)
+    assert second and not set(second) & set(first)
+    api = stack.client.post(
+        "/v1/search", json={"query": "random polynomials", "mode": "text", "k": 10, "offset": 10}
+    ).json()
+    assert second == [h["paper"]["id"] for h in api["hits"]]
+
+    page.get_by_label("Categories").fill("math.PR")
+    page.get_by_label("From year").fill("2022")
+    page.get_by_label("To year").fill("2022")
+    page.get_by_label("Search papers").press("Enter")
+    page.wait_for_url(re.compile(r"cat=math\.PR"))
+    assert "page=" not in page.url
+    page.wait_for_function("!document.querySelector('.skeleton')")
+    filtered = hit_ids(page)
+    api = stack.client.post(
+        "/v1/search",
+        json={
+            "query": "random polynomials",
+            "mode": "text",
+            "k": 10,
+            "filters": {"categories": ["math.PR"], "year_from": 2022, "year_to": 2022},
+        },
+    ).json()
+    assert filtered == [h["paper"]["id"] for h in api["hits"]]
+    assert filtered and filtered != first
+    for hit in page.locator("li.hit").all():
+        assert "math.PR" in hit.locator(".cats").inner_text()
+    # Query terms are highlighted in the snippets.
+    marks = page.locator("li.hit .snippet mark").all_inner_texts()
+    assert marks and {m.lower() for m in marks} <= {"random", "polynomials"}
+    shoot(page, "search-filtered")
+
+
+def test_rank_and_path_views_show_what_the_api_returns(
+    stack: Stack, neighbourhood: Neighbourhood, page: Any
+) -> None:
+    page.goto(ui(stack, "#/rank?k=10"))
+    page.wait_for_selector("tr.ranked-row")
+    api = stack.client.get("/v1/rank", params={"k": 10}).json()
+    rows = page.locator("tr.ranked-row").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert rows == [r["paper"]["id"] for r in api["papers"]]
+    shoot(page, "rank")
+
+    hood = neighbourhood
+    src, dst = hood.cited_by[0], hood.cites[0]
+    page.goto(ui(stack, f"#/path?from={src}&to={dst}"))
+    page.wait_for_selector("ol.chain li")
+    path = stack.client.get("/v1/path", params={"from_id": src, "to_id": dst}).json()
+    assert path["found"]
+    links = page.locator("ol.chain li > a").evaluate_all("els => els.map(e => e.hash)")
+    assert links == [f"#/paper/{p['id']}" for p in path["path"]]
+    assert links[0] == f"#/paper/{src}" and links[-1] == f"#/paper/{dst}"
+    shoot(page, "path")
+
+
+def test_api_errors_are_shown_as_messages_a_person_can_act_on(stack: Stack, page: Any) -> None:
+    page.goto(ui(stack, "#/paper/9999.99999"))
+    err = page.locator(".msg.error")
+    err.wait_for()
+    text = err.inner_text()
+    api = stack.client.get("/v1/papers/9999.99999")
+    assert api.status_code == 404
+    assert api.json()["error"]["message"] in text
+    assert "9999.99999" in text and "Check the arXiv id" in text
+    shoot(page, "error-not-found")
+
+    page.goto(ui(stack, "#/path?from=not%20an%20id&to=1412.6980"))
+    err = page.locator(".msg.error")
+    err.wait_for()
+    assert "from_id" in err.inner_text()
+    assert "Check the values you entered" in err.inner_text()
+
+    # The gateway goes away while the page is open.
+    gone = start_gateway(stack.services)
+    page.goto(ui(gone, "#/search"))
+    page.wait_for_selector("form.search")
+    gone.stop()
+    page.get_by_label("Search papers").fill("neural networks")
+    page.get_by_label("Search papers").press("Enter")
+    err = page.locator(".msg.error")
+    err.wait_for()
+    assert "Cannot reach the gateway" in err.inner_text()
+    assert "make up" in err.inner_text()
+
+
+def test_phone_width_has_no_horizontal_scrolling(
+    stack: Stack, neighbourhood: Neighbourhood, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(ui(stack, "#/search?q=random+polynomials"))
+        page.wait_for_selector("li.hit")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+        shoot(page, "phone-search")
+        page.goto(ui(stack, f"#/paper/{neighbourhood.center}"))
+        page.wait_for_selector("svg a.node")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the paper page is {width} px wide on a 390 px screen"
+        shoot(page, "phone-paper")
+    finally:
+        context.close()
