@@ -1,8 +1,11 @@
-"""Sentence embeddings with transformers + torch: mean pooling, then L2 normalisation.
+"""Sentence embeddings: a BERT-style encoder, mean pooling, then L2 normalisation.
 
 This is what sentence-transformers does for all-MiniLM-L6-v2 (Transformer -> mean Pooling
--> Normalize), written out so the service needs only transformers, tokenizers and torch.
-No gRPC here: the servicer, the retriever benchmark and the gateway call it directly.
+-> Normalize), written out so the service needs only transformers and tokenizers plus one
+of two backends: ``onnx`` (the default: ONNX Runtime on a one-graph export of encoder,
+pooling and normalisation, made on first use and cached by the weights' SHA-256, see
+``services.common.onnxrt``) or ``torch``. No gRPC here: the servicer, the retriever
+benchmark and the gateway call it directly.
 
 The model source is a local directory, a hub id (through ``from_pretrained``; works
 offline when it is in the local cache) or, when unset, the files of the installed
@@ -16,7 +19,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,16 @@ WEIGHTS_FILE = "model.safetensors"
 #: Used when neither the caller nor ``sentence_bert_config.json`` says otherwise.
 FALLBACK_MAX_TOKENS = 256
 POOLING = "mean"
+#: ``onnx``: ONNX Runtime on an ONNX export of the weights (cached, verified); ``torch``.
+BACKENDS = ("onnx", "torch")
+#: An export is accepted only when its vectors match torch's this closely (cosine).
+EXPORT_MIN_COSINE = 0.9999
+#: Texts the export is checked on: short and long, so padding and the window are exercised.
+_PROBES = (
+    "graph neural networks",
+    "A measurement of the top quark mass at the LHC with the full Run 2 data set.",
+    " ".join(["We prove a conjecture on random walks in random environments."] * 40),
+)
 
 
 class WeightsChecksumMismatch(FailedPrecondition):
@@ -108,7 +121,22 @@ class SentenceEmbedder:
         device: str = "cpu",
         expected_sha256: str | None = None,
         sort_by_length: bool = True,
+        backend: str = "onnx",
+        quantize: bool = False,
+        threads: int | None = None,
+        cache_dir: Path | None = None,
+        max_batch_tokens: int | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise InvalidArgument(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if quantize and backend != "onnx":
+            raise InvalidArgument("quantize needs the onnx backend (int8 ONNX Runtime)")
+        if backend == "onnx" and device != "cpu":
+            raise InvalidArgument(f"the onnx backend runs on the CPU only, not {device!r}")
+        if threads is not None and threads < 1:
+            raise InvalidArgument(f"threads must be at least 1, got {threads}")
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise InvalidArgument(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
         if max_length is not None and max_length < 8:
             raise InvalidArgument(f"max_length must be at least 8 tokens, got {max_length}")
         if expected_sha256 is not None and (
@@ -142,6 +170,14 @@ class SentenceEmbedder:
         self._requested_max_length = max_length
         self._device = device
         self._sort_by_length = sort_by_length
+        self._backend = backend
+        self._quantize = quantize
+        self._threads = threads
+        self._cache_dir = cache_dir
+        self._max_batch_tokens = max_batch_tokens
+        self._session: Any = None
+        self._onnx_inputs: list[str] = []
+        self._onnx_path: Path | None = None
         self._lock = threading.Lock()
         self._ready = False
         self._weights_sha256 = ""
@@ -163,6 +199,16 @@ class SentenceEmbedder:
     @property
     def device(self) -> str:
         return self._device
+
+    @property
+    def backend(self) -> str:
+        """``torch`` or ``onnx`` (``onnx-int8`` when quantised)."""
+        return "onnx-int8" if self._quantize else self._backend
+
+    @property
+    def onnx_path(self) -> Path | None:
+        """The ONNX file in use (None with the torch backend)."""
+        return self._onnx_path
 
     @property
     def pooling(self) -> str:
@@ -211,12 +257,12 @@ class SentenceEmbedder:
                     "dimension": self._dimension,
                     "max_tokens": self._max_tokens,
                     "weights_sha256": self._weights_sha256,
+                    "backend": self.backend,
                 },
             )
 
     def _load(self) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         weights = self._weights_path()
         if self._expected_sha256 is not None:
@@ -235,15 +281,13 @@ class SentenceEmbedder:
         target = self._source
         try:
             hf_tokenizer = AutoTokenizer.from_pretrained(target, use_fast=True)
-            model = AutoModel.from_pretrained(target)
+            config = AutoConfig.from_pretrained(target)
         except OSError as exc:
             raise FailedPrecondition(f"cannot load model from {target!r}: {exc}") from exc
         if not getattr(hf_tokenizer, "is_fast", False) or hf_tokenizer.backend_tokenizer is None:
             raise FailedPrecondition(f"model {target!r} has no fast tokenizer (tokenizer.json)")
-        model.eval()
-        model.to(self._device)
 
-        limit = int(getattr(model.config, "max_position_embeddings", 512) or 512)
+        limit = int(getattr(config, "max_position_embeddings", 512) or 512)
         configured = self._requested_max_length or self._sbert_max_length() or FALLBACK_MAX_TOKENS
         self._max_tokens = min(configured, limit)
 
@@ -256,9 +300,93 @@ class SentenceEmbedder:
         tokenizer.enable_truncation(self._max_tokens)
         self._tokenizer = tokenizer
         self._pad_id = int(hf_tokenizer.pad_token_id or 0)
+        self._dimension = int(config.hidden_size)
+        try:
+            if self._backend == "onnx":
+                self._load_onnx(weights)
+            else:
+                self._load_torch()
+        except OSError as exc:
+            raise FailedPrecondition(f"cannot load model from {target!r}: {exc}") from exc
+
+    def _load_torch(self) -> None:
+        import torch
+        from transformers import AutoModel
+
+        if self._threads is not None:
+            torch.set_num_threads(self._threads)  # process-wide: torch has no per-model pool
+        model = AutoModel.from_pretrained(self._source)
+        model.eval()
+        model.to(self._device)
         self._model = model
-        self._dimension = int(model.config.hidden_size)
         self._torch = torch
+
+    def _load_onnx(self, weights: Path | None) -> None:
+        from services.common import onnxrt
+
+        if weights is None:
+            raise FailedPrecondition(
+                f"the onnx backend needs the weights file ({WEIGHTS_FILE}) of {self._source!r} "
+                "to key its export cache; set ARXIVQA_EMBEDDER_BACKEND=torch for this model"
+            )
+        if not self._weights_sha256:
+            self._weights_sha256 = sha256_file(weights)
+        self._onnx_path = onnxrt.cached_onnx(
+            kind="embedder-mean-pooled",
+            weights_sha256=self._weights_sha256,
+            export=self._export_onnx,
+            quantize=self._quantize,
+            cache_dir=self._cache_dir,
+        )
+        self._session = onnxrt.make_session(self._onnx_path, self._threads)
+        self._onnx_inputs = [i.name for i in self._session.get_inputs()]
+
+    def _export_onnx(self, path: Path) -> None:
+        """Write encoder + mean pooling + L2 normalisation as one ONNX graph, then check it.
+
+        The model is loaded with eager attention: the SDPA path traces into a graph whose
+        masking differs from torch's for padded rows. The written file is accepted only
+        when ONNX Runtime reproduces torch's vectors on a few probe texts (cosine
+        >= ``EXPORT_MIN_COSINE``), padded batch included; otherwise nothing is cached.
+        """
+        import inspect
+
+        import torch
+        from transformers import AutoModel
+
+        from services.common import onnxrt
+
+        model = AutoModel.from_pretrained(self._source, attn_implementation="eager").eval()
+        names = [
+            n
+            for n in ("input_ids", "attention_mask", "token_type_ids")
+            if n in inspect.signature(model.forward).parameters
+        ]
+        pooled = _mean_pooled_class()(model, names)
+        # torch's vectors first: tracing for the export leaves the module computing others
+        feeds = self._feeds(self._tokenizer.encode_batch(list(_PROBES)))
+        with torch.inference_mode():
+            expected = pooled(*(torch.from_numpy(feeds[n]) for n in names)).numpy()
+        example = torch.ones((2, 8), dtype=torch.long)
+        onnxrt.export_torch(
+            pooled,
+            path,
+            inputs={
+                n: example if n != "token_type_ids" else torch.zeros_like(example) for n in names
+            },
+            outputs=["embeddings"],
+            output_axes={"embeddings": {0: "batch"}},
+        )
+        session = onnxrt.make_session(path, self._threads)
+        (got,) = session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})
+        cosine = float(np.min(np.sum(np.asarray(got) * expected, axis=1)))
+        if not cosine >= EXPORT_MIN_COSINE:
+            raise FailedPrecondition(
+                f"the ONNX export of {self._source} does not reproduce torch's vectors "
+                f"(lowest cosine {cosine:.6f} < {EXPORT_MIN_COSINE}); "
+                "set ARXIVQA_EMBEDDER_BACKEND=torch"
+            )
+        log.info("ONNX export checked against torch", extra={"min_cosine": round(cosine, 8)})
 
     def _weights_path(self) -> Path | None:
         if self._local_dir is not None:
@@ -324,13 +452,12 @@ class SentenceEmbedder:
             else list(range(n))
         )
         out = np.empty((n, self._dimension), np.float32)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
+        for idx in _chunks(order, token_counts, batch_size, self._max_batch_tokens):
             out[idx] = self._forward([encodings[i] for i in idx])
         return EncodeResult(out, truncated, token_counts)
 
-    def _forward(self, encodings: Sequence[Any]) -> np.ndarray:
-        torch = self._torch
+    def _feeds(self, encodings: Sequence[Any]) -> dict[str, np.ndarray]:
+        """Token ids, attention mask and type ids, right-padded to the longest row."""
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -340,19 +467,69 @@ class SentenceEmbedder:
             ids[row, :k] = enc.ids
             mask[row, :k] = 1
             types[row, :k] = enc.type_ids
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+    def _forward(self, encodings: Sequence[Any]) -> np.ndarray:
+        feeds = self._feeds(encodings)
+        if self._session is not None:
+            (vectors,) = self._session.run(None, {n: feeds[n] for n in self._onnx_inputs})
+            return np.asarray(vectors, dtype=np.float32)
+        torch = self._torch
         with torch.inference_mode():
-            input_ids = torch.from_numpy(ids).to(self._device)
-            attention = torch.from_numpy(mask).to(self._device)
+            attention = torch.from_numpy(feeds["attention_mask"]).to(self._device)
             hidden = self._model(
-                input_ids=input_ids,
+                input_ids=torch.from_numpy(feeds["input_ids"]).to(self._device),
                 attention_mask=attention,
-                token_type_ids=torch.from_numpy(types).to(self._device),
+                token_type_ids=torch.from_numpy(feeds["token_type_ids"]).to(self._device),
             ).last_hidden_state
             weights = attention.unsqueeze(-1).to(hidden.dtype)
             summed = (hidden * weights).sum(dim=1)
             counts = weights.sum(dim=1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(summed / counts, p=2, dim=1)
             return pooled.float().cpu().numpy()
+
+
+def _chunks(
+    order: list[int], token_counts: list[int], batch_size: int, max_tokens: int | None
+) -> Iterator[list[int]]:
+    """Cut ``order`` into forward passes of at most ``batch_size`` rows and, when
+    ``max_tokens`` is set, at most that many padded tokens (rows x longest row); a row
+    longer than the budget still runs, alone."""
+    chunk: list[int] = []
+    width = 0
+    for i in order:
+        wider = max(width, token_counts[i])
+        full = len(chunk) >= batch_size
+        over = max_tokens is not None and wider * (len(chunk) + 1) > max_tokens
+        if chunk and (full or over):
+            yield chunk
+            chunk, wider = [], token_counts[i]
+        chunk.append(i)
+        width = wider
+    if chunk:
+        yield chunk
+
+
+def _mean_pooled_class() -> type:
+    import torch
+
+    class MeanPooled(torch.nn.Module):
+        """The transformer, mean pooling over real tokens, L2 normalisation: one graph."""
+
+        def __init__(self, model: Any, names: list[str]) -> None:
+            super().__init__()
+            self.model = model
+            self.names = names
+
+        def forward(self, *args: Any) -> Any:
+            inputs = dict(zip(self.names, args, strict=True))
+            hidden = self.model(**inputs).last_hidden_state
+            weights = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            summed = (hidden * weights).sum(dim=1)
+            counts = weights.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(summed / counts, p=2, dim=1)
+
+    return MeanPooled
 
 
 def _model_id_of_dir(path: Path) -> str:

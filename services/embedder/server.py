@@ -5,6 +5,9 @@ python -m services.embedder.server      # ARXIVQA_EMBEDDER_* variables, see READ
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from opentelemetry import trace
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -40,14 +43,39 @@ class Settings(ServerSettings):
     max_tokens: int | None = Field(
         None, ge=8, le=8192, description="Token window; unset = sentence_bert_config.json."
     )
-    device: str = Field("cpu", description="torch device, e.g. cpu or cuda:0.")
+    backend: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="onnx = ONNX Runtime on an export of the weights (cached under "
+        "CACHE_DIR, keyed by their SHA-256); torch = transformers + torch.",
+    )
+    quantize: bool = Field(
+        False, description="onnx backend only: dynamic int8 quantisation of the export."
+    )
+    threads: int | None = Field(
+        None, ge=1, le=256, description="Model intra-op threads; unset = this process's CPU share."
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where ONNX exports are kept; unset = $ARXIVQA_DATA_DIR/cache/onnx."
+    )
+    device: str = Field("cpu", description="torch device, e.g. cpu or cuda:0 (torch backend).")
     torch_threads: int | None = Field(
-        None, ge=1, le=256, description="torch intra-op threads; unset = torch's default."
+        None, ge=1, le=256, description="Older name of THREADS, used when THREADS is unset."
     )
     batching: bool = Field(True, description="Coalesce concurrent requests into model batches.")
     max_batch_size: int = Field(64, ge=1, le=4096, description="Texts per model batch.")
+    max_batch_tokens: int | None = Field(
+        1024,
+        ge=1,
+        le=1_000_000,
+        description="Padded tokens (rows x longest row) per forward pass; a model batch is "
+        "cut into passes of this size. Unset = no limit (MAX_BATCH_SIZE only).",
+    )
     max_wait_ms: float = Field(
-        5.0, ge=0, le=10_000, description="How long a request may wait for others to join it."
+        0.0,
+        ge=0,
+        le=10_000,
+        description="Extra wait for company before a batch; 0 = a request finding the model "
+        "free runs at once (requests still coalesce while a batch runs).",
     )
     batch_workers: int = Field(
         1, ge=1, le=64, description="Model batches run side by side (pair with TORCH_THREADS)."
@@ -58,7 +86,7 @@ class Settings(ServerSettings):
         4, ge=1, le=64, description="EmbedStream batches in progress at once per stream."
     )
 
-    @field_validator("model", "weights_sha256", mode="before")
+    @field_validator("model", "weights_sha256", "cache_dir", "max_batch_tokens", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -81,6 +109,11 @@ def create_server(
             max_length=settings.max_tokens,
             device=settings.device,
             expected_sha256=settings.weights_sha256,
+            backend=settings.backend,
+            quantize=settings.quantize,
+            threads=settings.threads or settings.torch_threads,
+            cache_dir=settings.cache_dir,
+            max_batch_tokens=settings.max_batch_tokens,
         )
     embedder = model
     batcher = MicroBatcher(
@@ -111,12 +144,16 @@ def main() -> None:
     settings = load_settings(Settings)
     configure_logging("embedder", settings.log_level)
     configure_tracing("embedder")
-    import torch
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a progress bar is noise in JSON logs
-    if settings.torch_threads is not None:
-        torch.set_num_threads(settings.torch_threads)
+    if settings.backend == "torch":
+        import torch
+
+        from services.common.onnxrt import cpu_share
+
+        # torch's default is every core of the machine, not this process's share of them
+        torch.set_num_threads(settings.threads or settings.torch_threads or cpu_share())
     service, _ = create_server(settings)
     serve(service)
 

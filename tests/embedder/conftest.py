@@ -29,7 +29,7 @@ SHORT_TEXTS = [
 
 @pytest.fixture(scope="session")
 def embedder() -> SentenceEmbedder:
-    """The default model (installed package, SHA-256 verified), warmed once per session."""
+    """The default model (installed package, SHA-256 verified, ONNX backend), warmed once."""
     model = SentenceEmbedder()
     model.warm_up()
     return model
