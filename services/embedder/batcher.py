@@ -1,11 +1,16 @@
 """Dynamic micro-batching: concurrent requests share one model batch.
 
 Callers (gRPC worker threads) call ``MicroBatcher.embed(texts)`` and block. A worker
-thread (one by default; ``workers`` of them run batches side by side) takes the oldest
-pending request, waits at most ``max_wait_ms`` (counted from
-that request's arrival) for more to arrive, packs requests in arrival order into a batch
-of at most ``max_batch_size`` texts, runs the model once and hands each caller exactly its
-own rows, in its own order.
+thread (one by default; ``workers`` of them run batches side by side) takes what is queued
+as soon as it is free, packs requests in arrival order into a batch of at most
+``max_batch_size`` texts, runs the model once and hands each caller exactly its own rows,
+in its own order.
+
+Batching costs nothing when the service is idle: a lone request finds the model free and
+runs at once, alone. Requests accumulate only while a batch is running, and the next batch
+takes all of them together. ``max_wait_ms`` (default 0) can make the worker also wait that
+long, counted from the oldest request's arrival, for company before it starts a batch
+that is not full; with the model free that only adds latency, so leave it at 0.
 
 A request larger than ``max_batch_size`` is cut into chunks after ordering its texts by
 length (so each chunk pads little, as sentence-transformers does); its chunks queue like
@@ -139,7 +144,7 @@ class MicroBatcher:
         encode: EncodeFn,
         *,
         max_batch_size: int = 64,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 0.0,
         enabled: bool = True,
         workers: int = 1,
         name: str = "embedder-batcher",
@@ -231,7 +236,11 @@ class MicroBatcher:
                     return None
                 self._cond.wait()
             flush_at = self._queue[0].enqueued + self.max_wait
-            while not self._closed and self._queued_texts() < self.max_batch_size:
+            while (
+                self.max_wait > 0
+                and not self._closed
+                and self._queued_texts() < self.max_batch_size
+            ):
                 remaining = flush_at - time.monotonic()
                 if remaining <= 0:
                     break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -152,3 +153,44 @@ def test_batching_off_runs_each_call_by_itself(
     for text, result in zip(short_texts, results, strict=False):
         assert _cos(result.vectors, embedder.encode([text]).vectors)[0] > 0.9999
     assert batcher.stats.batches == 0
+
+
+def test_a_lone_request_runs_at_once_and_waiting_ones_share_the_next_batch(
+    embedder: SentenceEmbedder, short_texts: list[str]
+) -> None:
+    """Default settings: no wait for company when the model is free; while a batch runs,
+    the requests that arrive queue up and then go together in one batch."""
+    release = threading.Event()
+    seen: list[list[str]] = []
+
+    def encode(texts: list[str]) -> EncodeResult:
+        seen.append(list(texts))
+        if len(seen) == 2:
+            release.wait(10)  # the second batch holds the model while others arrive
+        return embedder.encode(texts)
+
+    batcher = MicroBatcher(encode)  # defaults: max_wait_ms=0
+    try:
+        t0 = time.perf_counter()
+        batcher.embed([short_texts[0]])
+        alone = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        embedder.encode([short_texts[0]])
+        direct = time.perf_counter() - t0
+        # No waiting for company: the batcher adds a thread hand-off, not a wait.
+        assert alone < direct + 0.02, (alone, direct)
+
+        busy = batcher.submit([short_texts[1]])
+        while len(seen) < 2:
+            time.sleep(0.001)
+        waiting = [batcher.submit([t]) for t in short_texts[2:7]]
+        time.sleep(0.05)
+        release.set()
+        busy.result()
+        for ticket, text in zip(waiting, short_texts[2:7], strict=True):
+            assert _cos(ticket.result().vectors, embedder.encode([text]).vectors)[0] > 0.9999
+        assert seen[2:] == [short_texts[2:7]]  # the five waiting requests, one batch
+        assert batcher.stats.batches == 3
+    finally:
+        release.set()
+        batcher.close()
