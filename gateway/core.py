@@ -12,10 +12,15 @@ retriever metadata only when the retriever can give it.
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from opentelemetry import trace
 
@@ -27,6 +32,8 @@ from gateway.clients import Budget, Clients, NotConfigured
 from services.common import arxiv, errors
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Mode = Literal["vector", "text", "hybrid"]
 MODES: dict[str, retriever_pb2.SearchMode] = {
@@ -42,6 +49,8 @@ MAX_QUERY_CHARS = 2000
 # Texts are cut before embedding: the model reads 256 tokens at most (~1,500 characters).
 EMBED_CHARS = 2000
 RRF_K = 60
+#: Query vectors kept per gateway process (384 floats each: ~3 KiB as Python floats).
+QUERY_CACHE_SIZE = 1024
 
 
 # -- domain objects (also the HTTP bridge's JSON schema) --------------------------------------
@@ -310,8 +319,69 @@ def _embed_text(p: arxiv.Paper) -> str:
     return text[:EMBED_CHARS]
 
 
+class QueryVectorCache:
+    """Query text -> its vector, least recently used first out; thread-safe, per process.
+
+    Researchers repeat queries (paging, refining filters, the same question asked again);
+    a hit skips the embedder call. ``capacity`` 0 turns the cache off. ``stats()`` gives
+    the hit and miss counts; they are also logged at most once a minute.
+    """
+
+    def __init__(self, capacity: int = QUERY_CACHE_SIZE, *, log_every: float = 60.0) -> None:
+        if capacity < 0:
+            raise errors.InvalidArgument(f"query cache capacity must be >= 0, got {capacity}")
+        self.capacity = capacity
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[str, tuple[float, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._log_every = log_every
+        self._logged = time.monotonic()
+
+    def get(self, text: str) -> tuple[float, ...] | None:
+        with self._lock:
+            vector = self._items.get(text)
+            if vector is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._items.move_to_end(text)
+            due = time.monotonic() - self._logged >= self._log_every
+            if due:
+                self._logged = time.monotonic()
+        if due:
+            log.info("query vector cache", extra=self.stats())
+        return vector
+
+    def put(self, text: str, vector: Sequence[float]) -> None:
+        if self.capacity == 0:
+            return
+        with self._lock:
+            self._items[text] = tuple(vector)
+            self._items.move_to_end(text)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "size": len(self._items),
+                "capacity": self.capacity,
+            }
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 class Gateway:
-    """The operations of ``arxivqa.gateway.v1.Gateway``, as plain Python."""
+    """The operations of ``arxivqa.gateway.v1.Gateway``, as plain Python.
+
+    ``query_cache_size``: query vectors kept (0 = no cache). ``fanout_workers``: threads
+    that run a request's independent downstream calls side by side (Ask's two searches).
+    """
 
     def __init__(
         self,
@@ -319,10 +389,21 @@ class Gateway:
         *,
         tracer_provider: trace.TracerProvider | None = None,
         embed_batch_size: int = 64,
+        query_cache_size: int = QUERY_CACHE_SIZE,
+        fanout_workers: int = 32,
     ) -> None:
         self.clients = clients
         self.embed_batch_size = embed_batch_size
+        self.query_cache = QueryVectorCache(query_cache_size)
         self._tracer = trace.get_tracer("gateway", tracer_provider=tracer_provider)
+        self._fanout = ThreadPoolExecutor(fanout_workers, thread_name_prefix="gateway-fanout")
+
+    def _in_background(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn`` on the fan-out pool with the caller's context (its trace span)."""
+        return self._fanout.submit(contextvars.copy_context().run, fn)
+
+    def close(self) -> None:
+        self._fanout.shutdown(wait=False)
 
     # -- building blocks -------------------------------------------------------------------
     def _embed(self, texts: Sequence[str], budget: Budget) -> list[list[float]]:
@@ -339,6 +420,18 @@ class Gateway:
             out.extend(list(e.values) for e in resp.embeddings)
         return out
 
+    def _query_vector(self, text: str, budget: Budget) -> Sequence[float]:
+        """The vector of a query or question: from the cache, else from the embedder."""
+        key = text[:EMBED_CHARS]
+        vector = self.query_cache.get(key)
+        trace.get_current_span().set_attribute(
+            "arxivqa.gateway.query_cache", "miss" if vector is None else "hit"
+        )
+        if vector is None:
+            vector = tuple(self._embed([key], budget)[0])
+            self.query_cache.put(key, vector)
+        return vector
+
     def _search(
         self,
         text: str,
@@ -349,9 +442,9 @@ class Gateway:
         offset: int,
         budget: Budget,
     ) -> Any:
-        vector: list[float] = []
+        vector: Sequence[float] = ()
         if mode in ("vector", "hybrid"):
-            vector = self._embed([text], budget)[0]
+            vector = self._query_vector(text, budget)
         return self.clients.call(
             "retriever",
             "Search",
@@ -505,7 +598,7 @@ class Gateway:
         its abstract only when the paper has no stored full text. The two rankings are
         fused by reciprocal rank.
         """
-        vector = self._embed([question], budget)[0]
+        vector = self._query_vector(question, budget)  # once, for both searches
         fpb = _filters_pb(filters)
 
         def search(target: retriever_pb2.SearchTarget) -> Any:
@@ -524,8 +617,14 @@ class Gateway:
                 what="searching passages",
             )
 
-        para_hits = search(retriever_pb2.SEARCH_TARGET_PASSAGES).hits
-        paper_hits = search(retriever_pb2.SEARCH_TARGET_PAPERS).hits
+        # The two searches are independent: run them side by side.
+        passages = self._in_background(lambda: search(retriever_pb2.SEARCH_TARGET_PASSAGES))
+        try:
+            paper_hits = search(retriever_pb2.SEARCH_TARGET_PAPERS).hits
+        except BaseException:
+            passages.exception()  # no downstream call outlives the request
+            raise
+        para_hits = passages.result().hits
         counts: dict[str, int] = {}
         if paper_hits:
             resp = self.clients.call(

@@ -1,0 +1,122 @@
+"""The gateway's query-vector cache, and Ask's one embedding + two concurrent searches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from gateway_stack import DEAD, Target
+
+from gateway.clients import Budget, Clients
+from gateway.core import Gateway, QueryVectorCache
+from services.common import errors
+
+EMBED = "/arxivqa.embedder.v1.Embedder/Embed"
+SEARCH = "/arxivqa.retriever.v1.Retriever/Search"
+
+
+def test_the_cache_is_bounded_least_recently_used_first_out() -> None:
+    cache = QueryVectorCache(2)
+    cache.put("a", [1.0])
+    cache.put("b", [2.0])
+    assert cache.get("a") == (1.0,)  # "a" is now the most recent
+    cache.put("c", [3.0])  # evicts "b"
+    assert cache.get("b") is None
+    assert cache.get("c") == (3.0,) and cache.get("a") == (1.0,)
+    assert cache.stats() == {"hits": 3, "misses": 1, "size": 2, "capacity": 2}
+
+
+def test_capacity_zero_turns_the_cache_off() -> None:
+    cache = QueryVectorCache(0)
+    cache.put("a", [1.0])
+    assert cache.get("a") is None
+    assert cache.stats() == {"hits": 0, "misses": 1, "size": 0, "capacity": 0}
+    with pytest.raises(errors.InvalidArgument):
+        QueryVectorCache(-1)
+
+
+def _targets(stack: Any, **override: str) -> dict[str, str]:
+    targets = {name: stack.target(name) for name in ("embedder", "retriever", "qa", "graph")}
+    targets.update(override)
+    return targets
+
+
+@pytest.fixture
+def traced_gateway(stack: Any, span_exporter: Any) -> Iterator[Gateway]:
+    """A gateway in this process over the session stack's services, its calls traced."""
+    clients = Clients(_targets(stack), tracer_provider=span_exporter.provider)
+    gw = Gateway(clients, tracer_provider=span_exporter.provider)
+    try:
+        yield gw
+    finally:
+        gw.close()
+        clients.close()
+
+
+def _client_spans(span_exporter: Any, name: str) -> list[Any]:
+    return [sp for sp in span_exporter.finished() if sp.kind.name == "CLIENT" and sp.name == name]
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_a_repeated_query_is_embedded_once(traced_gateway: Gateway, span_exporter: Any) -> None:
+    gw = traced_gateway
+    first = gw.search("quantum error correction codes", k=5, budget=Budget.seconds(30))
+    again = gw.search("quantum error correction codes", k=5, budget=Budget.seconds(30))
+    assert [h.paper.id for h in again.hits] == [h.paper.id for h in first.hits]
+    assert first.hits
+    assert len(_client_spans(span_exporter, EMBED)) == 1
+    assert len(_client_spans(span_exporter, SEARCH)) == 2
+    assert gw.query_cache.stats()["hits"] == 1 and gw.query_cache.stats()["misses"] == 1
+    # Text search needs no vector: no lookup, no call.
+    gw.search("quantum error correction codes", mode="text", budget=Budget.seconds(30))
+    assert gw.query_cache.stats()["hits"] + gw.query_cache.stats()["misses"] == 2
+    spans = [sp for sp in span_exporter.finished() if sp.name == "gateway.Search"]
+    assert [sp.attributes.get("arxivqa.gateway.query_cache") for sp in spans[:2]] == [
+        "miss",
+        "hit",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_a_cached_query_is_answered_while_the_embedder_is_down(
+    stack: Any, embedder_model: Any
+) -> None:
+    clients = Clients(_targets(stack, embedder=DEAD))
+    gw = Gateway(clients)
+    try:
+        query = "random walks in random environments"
+        gw.query_cache.put(query, embedder_model.encode([query]).vectors[0].tolist())
+        result = gw.search(query, k=3, budget=Budget.seconds(10))
+        assert result.hits
+        with pytest.raises(errors.Unavailable, match="embedder"):
+            gw.search("a query nobody asked before", k=3, budget=Budget.seconds(10))
+    finally:
+        gw.close()
+        clients.close()
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_ask_embeds_once_and_runs_its_two_searches_side_by_side(
+    traced_gateway: Gateway, span_exporter: Any, target: Target
+) -> None:
+    gw = traced_gateway
+    overlapping = 0
+    for i in range(5):
+        span_exporter.exporter.clear()
+        gw.query_cache.clear()
+        result = gw.ask(f"{target.question} ({i})", passages=3, budget=Budget.seconds(60))
+        assert result.passages
+        assert len(_client_spans(span_exporter, EMBED)) == 1  # one vector for both searches
+        searches = _client_spans(span_exporter, SEARCH)
+        assert len(searches) == 2
+        asks = [sp for sp in span_exporter.finished() if sp.name == "gateway.Ask"]
+        # Both searches belong to this Ask's span, also the one run on the fan-out pool.
+        assert {sp.parent.span_id for sp in searches} == {asks[0].context.span_id}
+        a, b = searches
+        overlapping += a.start_time < b.end_time and b.start_time < a.end_time
+    # Run one after the other they could never overlap; side by side they (nearly) always do.
+    assert overlapping >= 1
