@@ -53,6 +53,10 @@ typecheck: ## mypy on the service cores and the shared runtime
 test: ## Run every test (fast and slow) against real Redis, real gRPC servers, real models
 	$(VENV)/bin/pytest
 
+.PHONY: screenshots
+screenshots: ## Run the web-page tests (tests/ui) and refresh the README's docs/screenshots/
+	ARXIVQA_UI_DOCS_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/ui
+
 .PHONY: test-fast
 test-fast: ## Only the tests not marked slow
 	$(VENV)/bin/pytest -m "not slow"

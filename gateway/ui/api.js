@@ -18,6 +18,19 @@ const HINTS = {
   504: "The request took too long. Narrow it (fewer results, smaller graph) or retry.",
 };
 
+// Validation messages name a regular expression ("query.from_id: String should match pattern
+// '^...$'"); say instead what the field must hold.
+function plain(message) {
+  const m = /^(?:query|path|body)\.(?:filters\.)?([\w.]+): String should match pattern/.exec(message || "");
+  if (!m) return message;
+  const name = m[1];
+  if (/(^|_)ids?$|^id\b|seed_ids/.test(name)) {
+    return `${name} is not an arXiv id: use one like 1412.6980, 2212.11827v2 or hep-th/9901001.`;
+  }
+  if (name === "query" || name === "question") return `The ${name} is empty: type some words.`;
+  return message;
+}
+
 async function request(method, path, { params, body } = {}) {
   let url = path;
   if (params) {
@@ -49,7 +62,7 @@ async function request(method, path, { params, body } = {}) {
   }
   if (!resp.ok) {
     const e = data && data.error ? data.error : {};
-    const message = e.message || `The gateway answered HTTP ${resp.status}.`;
+    const message = plain(e.message) || `The gateway answered HTTP ${resp.status}.`;
     throw new ApiError(message, {
       status: resp.status,
       code: e.status || "",

@@ -11,7 +11,13 @@ const MODES = [
   ["keywords", "text", "Keywords", "BM25 over titles and abstracts"],
   ["meaning", "vector", "Meaning", "nearest by embedding"],
 ];
-const STOP = new Set("a an and are as at be by for from how in is it of on or that the to was what which who why with".split(" "));
+// Words the keyword index ignores (Redis Search's default stop words) and question words:
+// never highlighted.
+const STOP = new Set(("a an and are as at be but by for if in into is it no not of on or such that the their " +
+  "then there these they this to was will with how what when where which who why does do").split(" "));
+// Endings highlighted together with a query term ("method" marks "methods"), as the
+// keyword index's English stemmer matches them.
+const SUFFIX = "(?:s|es|ed|ing|ly)?";
 
 // ---- tiny DOM helpers ----------------------------------------------------------------
 function h(tag, attrs = {}, ...children) {
@@ -56,16 +62,26 @@ function intParam(v) {
   return Number.isFinite(n) ? Math.trunc(n) : NaN;
 }
 
-function setHash(path, params) {
+function hashFor(path, params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined || v === null || v === "" || v === false) continue;
     q.set(k, String(v));
   }
   const s = q.toString();
-  const next = `#${path}${s ? `?${s}` : ""}`;
+  return `#${path}${s ? `?${s}` : ""}`;
+}
+
+function setHash(path, params) {
+  const next = hashFor(path, params);
   if (location.hash === next) render();
   else location.hash = next;
+}
+
+// Papers by an author: the keyword index holds titles and abstracts, not names, so this is a
+// meaning search for the name restricted to the author (the filter does the work).
+function authorHref(name) {
+  return hashFor("/search", { q: name, mode: "meaning", author: name });
 }
 
 function queryTerms(q) {
@@ -78,14 +94,17 @@ function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-// Text with every query term (at a word start) wrapped in <mark>.
+// Text with every query term (a whole word, or the word with a plural or verb ending)
+// wrapped in <mark>.
 function highlight(text, terms) {
   const frag = document.createDocumentFragment();
   if (!terms.length || !text) {
     frag.append(text || "");
     return frag;
   }
-  const re = new RegExp(`(?<![\\p{L}\\p{N}])(${terms.map(escapeRe).join("|")})`, "giu");
+  const stems = [...new Set(terms.map((t) => (t.length > 4 ? t.replace(/(?<!s)s$/, "") : t)))];
+  const re = new RegExp(
+    `(?<![\\p{L}\\p{N}])(?:${stems.map(escapeRe).join("|")})${SUFFIX}(?![\\p{L}\\p{N}])`, "giu");
   let last = 0;
   for (const m of text.matchAll(re)) {
     frag.append(text.slice(last, m.index));
@@ -113,17 +132,20 @@ function snippet(text, terms, size = 320) {
   return `${start > 0 ? "… " : ""}${text.slice(start, end)}${end < text.length ? " …" : ""}`;
 }
 
+// Up to `max` author names, each a link to their papers.
 function authorsLine(authors, max = 6) {
-  if (!authors || !authors.length) return "";
-  return authors.slice(0, max).join(", ") + (authors.length > max ? ` et al. (${authors.length})` : "");
+  if (!authors || !authors.length) return [];
+  const names = authors.slice(0, max).flatMap((a, i) => [i ? ", " : "",
+    h("a", { class: "author", href: authorHref(a), title: `Papers by ${a}` }, a)]);
+  return authors.length > max ? [...names, ` et al. (${authors.length})`] : names;
 }
 
-function catChips(categories) {
-  return h("span", { class: "cats" }, ...(categories || []).map((c) =>
-    h("a", {
-      class: "chip", href: `#/search?cat=${encodeURIComponent(c)}&q=`,
-      style: `--c:${colourOf(archiveOf([c]))}`, title: `Search within ${c}`,
-    }, c)));
+// Category chips; `link(c)` gives each chip's [href, title].
+function catChips(categories, link) {
+  return h("span", { class: "cats" }, ...(categories || []).map((c) => {
+    const [href, title] = link(c);
+    return h("a", { class: "chip", href, style: `--c:${colourOf(archiveOf([c]))}`, title }, c);
+  }));
 }
 
 function arxivLink(paper) {
@@ -193,8 +215,11 @@ async function viewSearch(root, p, token) {
     filtersFieldset(p));
   const results = h("section", { class: "results", "aria-label": "Results" });
   root.replaceChildren(h("h1", { class: "sr-only" }, "Search"), form, results);
-  if (!q && !p.get("cat") && !p.get("author")) {
-    results.append(note("Type a query: words from a title or abstract, or a description of what you are looking for. Results can be filtered by category, years and authors."));
+  if (!q.trim()) {
+    const filtered = ["cat", "from", "to", "author"].some((k) => p.get(k));
+    results.append(note(filtered
+      ? "Type a query to search within these filters: words from a title or abstract, or a description of what you are looking for."
+      : "Type a query: words from a title or abstract, or a description of what you are looking for. Results can be filtered by category, years and authors."));
     return;
   }
   results.append(skeleton(PAGE * 2, "hits"));
@@ -221,8 +246,9 @@ async function viewSearch(root, p, token) {
       const paper = hit.paper;
       return h("li", { class: "hit", "data-id": paper.id },
         h("h2", { class: "hit-title" }, paperLink(paper, terms)),
-        h("div", { class: "meta" }, authorsLine(paper.authors), paper.year ? ` · ${paper.year}` : "", " · ", arxivLink(paper)),
-        catChips(paper.categories),
+        h("div", { class: "meta" }, ...authorsLine(paper.authors), paper.year ? `${paper.authors?.length ? " · " : ""}${paper.year}` : "", " · ", arxivLink(paper)),
+        catChips(paper.categories, (c) => [
+          hashFor("/search", { ...Object.fromEntries(p), cat: c, page: "" }), `Search “${q}” within ${c}`]),
         h("p", { class: "snippet" }, highlight(snippet(paper.abstract, terms), terms)));
     })),
     pager(offset, res.hits.length, res.total, go));
@@ -258,7 +284,7 @@ async function viewAsk(root, p, token) {
     filtersFieldset(p));
   const out = h("section", { class: "answers", "aria-label": "Answers" });
   root.replaceChildren(h("h1", { class: "sr-only" }, "Ask"), form, out);
-  if (!q) {
+  if (!q.trim()) {
     out.append(note("Ask a question in plain words. Answers are extracted from the papers' abstracts and full texts, each shown inside the passage it came from."));
     return;
   }
@@ -329,12 +355,16 @@ async function loadInto(box, what, fn) {
 }
 
 async function viewPaper(root, id, p, token) {
+  // Only the header is shown until the paper's metadata arrives; the rest is laid out below
+  // it after that, in boxes of fixed size, so nothing already on screen moves as it loads.
   const head = h("article", { class: "paper" }, skeleton(6, "paper-skel"));
-  const cites = h("section", { class: "card cites", "aria-labelledby": "h-cites" }, h("h2", { id: "h-cites" }, "Citations"), skeleton(5));
+  const panel = (cls, hid, title) => h("section", { class: `card list ${cls}`, "aria-labelledby": hid, tabindex: 0 },
+    h("h2", { id: hid }, title), skeleton(5));
+  const cites = panel("cites", "h-cites", "Citations");
   const graphBox = h("section", { class: "card graph", "aria-labelledby": "h-graph" });
-  const recs = h("section", { class: "card recs", "aria-labelledby": "h-recs" }, h("h2", { id: "h-recs" }, "Recommended (from citations)"), skeleton(5));
-  const sims = h("section", { class: "card sims", "aria-labelledby": "h-sims" }, h("h2", { id: "h-sims" }, "Similar by meaning"), skeleton(5));
-  root.replaceChildren(head, h("div", { class: "paper-grid" }, graphBox, cites, recs, sims));
+  const recs = panel("recs", "h-recs", "Recommended (from citations)");
+  const sims = panel("sims", "h-sims", "Similar by meaning");
+  root.replaceChildren(head);
 
   let detail;
   try {
@@ -345,7 +375,6 @@ async function viewPaper(root, id, p, token) {
     if (token !== current) return;
     if (!known) {
       head.replaceChildren(h("h1", {}, `Paper ${id}`), errorBox(err, `open paper ${id}`));
-      for (const box of [cites, graphBox, recs, sims]) box.remove();
       return;
     }
     detail = known;
@@ -355,18 +384,19 @@ async function viewPaper(root, id, p, token) {
   document.title = `${paper.title} · arxivqa`;
   head.replaceChildren(
     h("h1", {}, paper.title || paper.id),
-    h("div", { class: "meta" }, ...(paper.authors || []).flatMap((a, i) => [i ? ", " : "",
-      h("a", { href: `#/search?author=${encodeURIComponent(a)}&q=`, title: `Papers by ${a}` }, a)])),
+    h("div", { class: "meta" }, ...authorsLine(paper.authors, 50)),
     h("div", { class: "meta" }, paper.year ? `${paper.year} · ` : "", arxivLink(paper),
-      " · ", h("a", { href: `#/ask?q=` }, "Ask a question")),
-    catChips(paper.categories),
+      " · ", h("a", { href: hashFor("/path", { from: paper.id }) }, "Find a citation path from here"),
+      " · ", h("a", { href: "#/ask" }, "Ask a question")),
+    catChips(paper.categories, (c) => [
+      hashFor("/search", { q: paper.title || paper.id, mode: "meaning", cat: c }), `Papers like this one in ${c}`]),
     detail.citations_available
       ? h("p", { class: "counts" }, h("strong", {}, `Cited by ${detail.citation_count}`), ` · cites ${detail.reference_count} (in the citation graph)`)
       : note(detail.note || "Citation counts are unavailable.", detail.graphOnly ? "info" : "warn"),
     ...(detail.graphOnly
       ? [note("Only the citation graph knows this paper: its metadata and abstract are not stored here. The arXiv link has them.")]
       : [h("h2", {}, "Abstract"), h("p", { class: "abstract" }, paper.abstract || "No abstract stored.")]));
-  if (detail.graphOnly) sims.remove();
+  root.append(h("div", { class: "paper-grid" }, graphBox, cites, recs, detail.graphOnly ? null : sims));
 
   graphSection(graphBox, paper.id, p, token);
   loadInto(cites, "load the citations", async () => {
@@ -416,7 +446,7 @@ async function graphOnly(id) {
 function graphSection(box, id, p, token) {
   const depth = p.get("depth") === "2" ? 2 : 1;
   const cap = [25, 50, 100, 200].includes(intParam(p.get("cap"))) ? intParam(p.get("cap")) : 50;
-  const size = p.get("size") === "links" ? "links" : "citations";
+  const size = ["pagerank", "links"].includes(p.get("size")) ? p.get("size") : "citations";
   const update = () => {
     const params = new URLSearchParams({ depth: form.depth.value, cap: form.cap.value, size: form.size.value });
     history.replaceState(null, "", `#/paper/${id}?${params}`);
@@ -427,6 +457,7 @@ function graphSection(box, id, p, token) {
     field("At most", h("select", { id: "g-cap", name: "cap" }, ...[25, 50, 100, 200].map((v) => h("option", { value: v, selected: v === cap }, `${v} papers`)))),
     field("Size by", h("select", { id: "g-size", name: "size" },
       h("option", { value: "citations", selected: size === "citations" }, "citations (whole graph)"),
+      h("option", { value: "pagerank", selected: size === "pagerank" }, "PageRank (this view)"),
       h("option", { value: "links", selected: size === "links" }, "links in this view"))));
   const canvas = h("div", { class: "graph-canvas" }, skeleton(1, "graph-skel"));
   const legend = h("div", { class: "legend" });
@@ -438,10 +469,11 @@ function graphSection(box, id, p, token) {
       canvas.replaceChildren(note("This paper has no citations or references in the graph."));
       return;
     }
-    const { archives } = drawGraph(canvas, sub, { sizeBy: size });
+    const { legend: keys } = drawGraph(canvas, sub, { sizeBy: size });
     legend.replaceChildren(
       h("span", { class: "muted" }, `${sub.nodes.length} papers, ${sub.edges.length} citations${sub.truncated ? " (capped: most cited first)" : ""}. Arrows point from the citing paper to the cited one. `),
-      ...archives.map((a) => h("span", { class: "key" }, h("span", { class: "dot", style: `background:${colourOf(a)}` }), a)));
+      ...keys.map((k) => h("span", { class: "key", "data-category": k.label, "data-colour": k.colour },
+        h("span", { class: "dot", style: `background:${k.colour}` }), `${k.label} (${k.count})`)));
   });
 }
 
@@ -476,7 +508,8 @@ async function viewRank(root, p, token) {
       h("caption", { class: "muted" }, `PageRank over the citation graph, computed ${res.computed_at || "recently"}`),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "#"), h("th", { scope: "col" }, "Paper"), h("th", { scope: "col" }, "Year"), h("th", { scope: "col" }, "Cited by"), h("th", { scope: "col" }, "Score"))),
       h("tbody", {}, ...res.papers.map((r) => h("tr", { class: "ranked-row", "data-id": r.paper.id },
-        h("td", {}, r.rank), h("td", {}, paperLink(r.paper), " ", catChips(r.paper.categories)),
+        h("td", {}, r.rank), h("td", {}, paperLink(r.paper), " ", catChips(r.paper.categories, (c) => [
+          hashFor("/rank", { cat: c, k }), `Most central papers in ${c}`])),
         h("td", {}, r.paper.year || ""), h("td", {}, r.citation_count), h("td", {}, r.score.toExponential(2))))))));
 }
 

@@ -4,8 +4,8 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 
-// Colour per arXiv archive (the part of a category before the dot); checked for contrast
-// against white labels and the page background.
+// Colour per arXiv archive (the part of a category before the dot), for category chips;
+// each is at least 4.5:1 against white.
 const PALETTE = {
   cs: "#1f6fb2",
   math: "#b5361b",
@@ -35,6 +35,32 @@ export function archiveOf(categories) {
 
 export function colourOf(archive) {
   return PALETTE[archive] || OTHER;
+}
+
+// Node colours: the most frequent primary categories of the drawn papers get these, in order
+// (colour-blind-safe hues, each at least 3:1 against the graph's background); the rest share
+// OTHER.
+const CATEGORY_COLOURS = [
+  "#0072b2", "#d55e00", "#009e73", "#6a3d9a", "#8a6100",
+  "#cc3d8f", "#2b5c6b", "#5e7a00", "#b5361b",
+];
+
+function categoryColours(nodes) {
+  const count = new Map();
+  for (const d of nodes) {
+    const c = (d.categories && d.categories[0]) || "unknown";
+    count.set(c, (count.get(c) || 0) + 1);
+  }
+  const order = [...count.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const many = order.length > CATEGORY_COLOURS.length;
+  const named = many ? order.slice(0, CATEGORY_COLOURS.length - 1) : order;
+  const colour = new Map(named.map(([c], i) => [c, CATEGORY_COLOURS[i]]));
+  const legend = named.map(([c, n]) => ({ label: c, colour: colour.get(c), count: n }));
+  if (many) {
+    const rest = order.slice(named.length).reduce((sum, [, n]) => sum + n, 0);
+    legend.push({ label: "other", colour: OTHER, count: rest });
+  }
+  return { of: (c) => colour.get(c) || OTHER, legend };
 }
 
 function el(name, attrs = {}, parent = null) {
@@ -130,9 +156,28 @@ function layout(nodes, edges, centerId, width, height) {
   };
 }
 
+// PageRank of the drawn graph (links point from citing to cited; damping 0.85; a paper that
+// cites nothing in view spreads its rank evenly). The API's PageRank covers the whole graph
+// but is not returned per node, so "PageRank" sizing ranks papers within this view.
+export function pagerank(n, links, damping = 0.85, iterations = 60) {
+  if (!n) return [];
+  const out = new Array(n).fill(0);
+  for (const [a] of links) out[a]++;
+  let rank = new Array(n).fill(1 / n);
+  for (let it = 0; it < iterations; it++) {
+    let dangling = 0;
+    for (let i = 0; i < n; i++) if (!out[i]) dangling += rank[i];
+    const next = new Array(n).fill((1 - damping) / n + (damping * dangling) / n);
+    for (const [a, b] of links) next[b] += (damping * rank[a]) / out[a];
+    rank = next;
+  }
+  return rank;
+}
+
 /**
  * Draw `sub` (a /v1/subgraph response) into `container`.
- * sizeBy: "citations" (citations in the whole graph) or "links" (links within this view).
+ * sizeBy: "citations" (citations in the whole graph), "pagerank" (PageRank within this view)
+ * or "links" (links within this view).
  */
 export function drawGraph(container, sub, { sizeBy = "citations", href = (id) => `#/paper/${id}` } = {}) {
   const width = 800;
@@ -159,8 +204,10 @@ export function drawGraph(container, sub, { sizeBy = "citations", href = (id) =>
     degree[a]++;
     degree[b]++;
   }
-  const weight = nodes.map((d, i) => (sizeBy === "links" ? degree[i] : d.citation_count || 0));
-  const maxW = Math.max(1, ...weight);
+  const pr = sizeBy === "pagerank" ? pagerank(nodes.length, links) : [];
+  const weight = nodes.map((d, i) =>
+    sizeBy === "links" ? degree[i] : sizeBy === "pagerank" ? pr[i] : d.citation_count || 0);
+  const maxW = Math.max(sizeBy === "pagerank" ? 1e-9 : 1, ...weight);
   const radius = weight.map((w) => 5 + 17 * Math.sqrt(w / maxW));
 
   const edgeLayer = el("g", { class: "edges", "aria-hidden": "true" }, svg);
@@ -178,23 +225,25 @@ export function drawGraph(container, sub, { sizeBy = "citations", href = (id) =>
   }
   const nodeLayer = el("g", { class: "nodes" }, svg);
   const order = nodes.map((_, i) => i).sort((i, j) => radius[i] - radius[j]);
+  const colours = categoryColours(nodes);
   const labelled = new Set(
     nodes.map((_, i) => i).sort((i, j) => weight[j] - weight[i]).slice(0, 6),
   );
   for (const i of order) {
     const d = nodes[i];
-    const archive = archiveOf(d.categories);
+    const category = (d.categories && d.categories[0]) || "unknown";
     const label = `${d.title || d.id} (${d.id}${d.year ? `, ${d.year}` : ""}; cited by ${d.citation_count})`;
     const a = el("a", {
       href: href(d.id),
       class: `node${d.id === sub.center_id ? " center" : ""}`,
       "data-id": d.id,
+      "data-category": category,
       "aria-label": label,
     }, nodeLayer);
     el("title", {}, a).textContent = label;
     el("circle", {
       cx: pos[i].x.toFixed(1), cy: pos[i].y.toFixed(1), r: radius[i].toFixed(1),
-      fill: colourOf(archive),
+      fill: colours.of(category),
     }, a);
     if (labelled.has(i) || d.id === sub.center_id) {
       const t = el("text", {
@@ -203,5 +252,5 @@ export function drawGraph(container, sub, { sizeBy = "citations", href = (id) =>
       t.textContent = d.id;
     }
   }
-  return { archives: [...new Set(nodes.map((d) => archiveOf(d.categories)))].sort() };
+  return { legend: colours.legend };
 }

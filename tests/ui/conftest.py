@@ -31,9 +31,25 @@ from gateway_stack import (
     stack,
     target,
 )
-from ui_stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Neighbourhood, choose_neighbourhood
+from ui_stack import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SHOTS,
+    Neighbourhood,
+    choose_neighbourhood,
+)
 
 __all__ = ["embedder_model", "reader_dir", "stack", "target"]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where this run's screenshots are (only when a test saved some)."""
+    folders: dict[Path, list[str]] = {}
+    for shot in SHOTS:
+        folders.setdefault(shot.parent, []).append(shot.name)
+    for folder, names in folders.items():
+        terminalreporter.write_line(f"web page screenshots in {folder}: {', '.join(names)}")
 
 
 @pytest.fixture(scope="session")

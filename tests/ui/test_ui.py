@@ -2,18 +2,20 @@
 
 Each test drives the page as a person would (typing, clicking, the keyboard) and checks what
 is on screen against the HTTP API's own answer for the same request. Screenshots of every
-view are saved under test-artifacts/ui/ (git-ignored).
+view are saved under test-artifacts/ui/ (git-ignored; the run ends by listing them), and the
+README's under docs/screenshots/ when ARXIVQA_UI_DOCS_SCREENSHOTS=docs/screenshots is set.
 """
 
 from __future__ import annotations
 
+import collections
 import re
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from gateway_stack import DEAD, Stack, Target, start_gateway
-from ui_stack import Neighbourhood, shoot
+from ui_stack import Neighbourhood, low_contrast, shoot
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
@@ -51,6 +53,11 @@ def test_root_redirects_to_the_page_and_everything_it_loads_is_served_here(
     assert requested
     assert all(u.startswith(stack.http.url) or u.startswith("data:") for u in requested), requested
     assert page.get_by_label("Search papers").is_visible()
+    # Keyboard: the first Tab reaches "Skip to content", which moves focus to the view.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
 
 
 def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
@@ -67,7 +74,8 @@ def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
     assert hood.center in hit_ids(page)
     cls = page.evaluate("window.__cls")
     assert cls < 0.1, f"results moved the page: cumulative layout shift {cls:.3f}"
-    shoot(page, "search")
+    assert low_contrast(page) == []
+    shoot(page, "search", docs=True)
 
     page.locator(f'li.hit[data-id="{hood.center}"] h2 a').click()
     page.wait_for_selector(".graph-canvas svg a.node")
@@ -85,7 +93,8 @@ def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
     assert refs.locator("h3").inner_text() == expect_heading
     page.wait_for_selector(".recs ol, .recs p.muted")
     page.wait_for_selector(".sims ol, .sims p.muted")
-    shoot(page, "paper", full_page=True)
+    assert low_contrast(page) == []
+    shoot(page, "paper", full_page=True, docs=True)
 
     # Keyboard: focus a cited paper's node and press Enter.
     neighbour = hood.cites[0]
@@ -97,20 +106,69 @@ def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
     assert page.locator(f'svg a.node[data-id="{hood.center}"]').count() == 1
 
 
-def test_graph_depth_and_cap_follow_the_controls(
+def radii(page: Any) -> dict[str, float]:
+    """Each drawn paper's circle radius."""
+    pairs = page.locator("svg a.node").evaluate_all(
+        "els => els.map(e => [e.dataset.id, Number(e.querySelector('circle').getAttribute('r'))])"
+    )
+    return dict(pairs)
+
+
+def test_graph_depth_cap_and_sizes_follow_the_controls(
     stack: Stack, neighbourhood: Neighbourhood, page: Any
 ) -> None:
+    import networkx as nx
+
     center = neighbourhood.center
+    page.add_init_script(CLS_PROBE)
     page.goto(ui(stack, f"#/paper/{center}?depth=2&cap=25"))
     page.wait_for_selector("svg a.node")
+    page.wait_for_selector(".recs ol, .recs p.muted")
+    page.wait_for_selector(".sims ol, .sims p.muted")
+    page.wait_for_selector(".cites .nlist")
+    cls = page.evaluate("window.__cls")
+    assert cls < 0.1, f"the paper page moved as it loaded: cumulative layout shift {cls:.3f}"
     drawn = page.locator("svg a.node").count()
     api = stack.client.get("/v1/subgraph", params={"id": center, "depth": 2, "max_nodes": 25})
     assert drawn == len(api.json()["nodes"]) == 25
     page.get_by_label("At most").select_option("50")
     page.wait_for_function("document.querySelectorAll('svg a.node').length !== 25")
-    api = stack.client.get("/v1/subgraph", params={"id": center, "depth": 2, "max_nodes": 50})
-    assert page.locator("svg a.node").count() == len(api.json()["nodes"])
+    params = {"id": center, "depth": 2, "max_nodes": 50}
+    sub = stack.client.get("/v1/subgraph", params=params).json()
+    assert page.locator("svg a.node").count() == len(sub["nodes"])
     assert "cap=50" in page.url and "depth=2" in page.url
+
+    # Sized by citations in the whole graph: the most cited paper is the largest circle.
+    size = radii(page)
+    cited = {n["id"]: n["citation_count"] for n in sub["nodes"]}
+    assert max(size, key=lambda i: size[i]) == max(cited, key=lambda i: cited[i])
+    assert all(size[a] <= size[b] for a in cited for b in cited if cited[a] < cited[b])
+    # Sized by PageRank within the view: the same order as networkx's PageRank of these edges.
+    page.get_by_label("Size by").select_option("pagerank")
+    page.wait_for_url(re.compile(r"size=pagerank"))
+    page.wait_for_function("document.querySelector('svg a.node') !== null")
+    size = radii(page)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(cited)
+    graph.add_edges_from((e["citing_id"], e["cited_id"]) for e in sub["edges"])
+    pr = nx.pagerank(graph, alpha=0.85)
+    assert max(size, key=lambda i: size[i]) == max(pr, key=lambda i: pr[i])
+    assert all(size[a] <= size[b] + 0.1 for a in pr for b in pr if pr[a] < pr[b] * 0.99)
+    # Coloured by primary category, one colour each, as the legend says (most frequent first).
+    js = "els => els.map(e => [e.dataset.category, e.querySelector('circle').getAttribute('fill')])"
+    fills = page.locator("svg a.node").evaluate_all(js)
+    legend = dict(
+        page.locator(".legend .key").evaluate_all(
+            "els => els.map(e => [e.dataset.category, e.dataset.colour])"
+        )
+    )
+    counts = collections.Counter(n["categories"][0] for n in sub["nodes"])
+    assert len(counts) > 1
+    named = sorted(counts, key=lambda c: (-counts[c], c))[: len(legend) - ("other" in legend)]
+    assert [c for c in legend if c != "other"] == named
+    assert all(fill == legend.get(cat, legend.get("other")) for cat, fill in fills)
+    assert len(set(legend.values())) == len(legend)
+    assert low_contrast(page) == []
 
 
 def test_ask_highlights_the_answer_span_inside_its_passage(
@@ -129,7 +187,25 @@ def test_ask_highlights_the_answer_span_inside_its_passage(
     assert first.locator(f'a[href="#/paper/{target.paper_id}"]').count() == 1
     assert best["evidence"] in first.locator(".evidence").inner_text()
     assert page.locator("li.passage").count() == len(body["passages"])
-    shoot(page, "ask", full_page=True)
+    assert low_contrast(page) == []
+    shoot(page, "ask", full_page=True, docs=True)
+
+
+def test_ask_says_when_the_passages_hold_no_answer(stack: Stack, page: Any) -> None:
+    # The marker reader finds an answer only in its target paragraph: elsewhere it abstains.
+    question = "What is the expected number of real zeros of random polynomials?"
+    page.goto(ui(stack, "#/ask"))
+    page.get_by_label("Question").fill(question)
+    page.get_by_label("Question").press("Enter")
+    box = page.locator(".msg.no-answer")
+    box.wait_for()
+    body = stack.client.post("/v1/ask", json={"question": question, "passages": 5}).json()
+    assert body["answers_available"] and body["answers"] == []
+    assert "No answer in these passages" in box.inner_text()
+    assert page.locator("mark.answer").count() == 0
+    ids = page.locator("li.passage").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert ids == [x["id"] for x in body["passages"]]
+    shoot(page, "ask-no-answer")
 
 
 def test_ask_without_qa_says_answers_are_unavailable_and_still_lists_passages(
@@ -144,6 +220,7 @@ def test_ask_without_qa_says_answers_are_unavailable_and_still_lists_passages(
         page.wait_for_selector("li.passage")
         assert page.locator("li.passage").count() >= 1
         assert page.locator("mark.answer").count() == 0
+        assert low_contrast(page) == []
         shoot(page, "ask-qa-down")
     finally:
         degraded.stop()
@@ -187,9 +264,10 @@ def test_filters_and_paging_change_the_results(stack: Stack, page: Any) -> None:
     assert filtered and filtered != first
     for hit in page.locator("li.hit").all():
         assert "math.PR" in hit.locator(".cats").inner_text()
-    # Query terms are highlighted in the snippets.
+    # Query terms are highlighted in the snippets (whole words, plural or verb endings too).
     marks = page.locator("li.hit .snippet mark").all_inner_texts()
-    assert marks and {m.lower() for m in marks} <= {"random", "polynomials"}
+    term = re.compile(r"(?i)(random|polynomial)(s|es|ed|ing|ly)?")
+    assert marks and all(term.fullmatch(m) for m in marks)
     shoot(page, "search-filtered")
 
 
@@ -201,7 +279,23 @@ def test_rank_and_path_views_show_what_the_api_returns(
     api = stack.client.get("/v1/rank", params={"k": 10}).json()
     rows = page.locator("tr.ranked-row").evaluate_all("els => els.map(e => e.dataset.id)")
     assert rows == [r["paper"]["id"] for r in api["papers"]]
-    shoot(page, "rank")
+    assert low_contrast(page) == []
+    shoot(page, "rank", docs=True)
+
+    page.get_by_label("Categories").fill("cs.CV")
+    page.get_by_label("From year").fill("2015")
+    page.get_by_role("button", name="Rank", exact=True).click()
+    page.wait_for_url(re.compile(r"cat=cs\.CV"))
+    page.wait_for_function("!document.querySelector('.skeleton')")
+    api = stack.client.get(
+        "/v1/rank", params={"k": 10, "category": "cs.CV", "year_from": 2015}
+    ).json()
+    rows = page.locator("tr.ranked-row").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert rows and rows == [r["paper"]["id"] for r in api["papers"]]
+    assert rows != [r["paper"]["id"] for r in stack.client.get("/v1/rank").json()["papers"]]
+    for row in page.locator("tr.ranked-row").all():
+        assert "cs.CV" in row.locator(".cats").inner_text()
+        assert int(row.locator("td").nth(2).inner_text()) >= 2015
 
     hood = neighbourhood
     src, dst = hood.cited_by[0], hood.cites[0]
@@ -212,25 +306,28 @@ def test_rank_and_path_views_show_what_the_api_returns(
     links = page.locator("ol.chain li > a").evaluate_all("els => els.map(e => e.hash)")
     assert links == [f"#/paper/{p['id']}" for p in path["path"]]
     assert links[0] == f"#/paper/{src}" and links[-1] == f"#/paper/{dst}"
-    shoot(page, "path")
+    assert low_contrast(page) == []
+    shoot(page, "path", docs=True)
 
 
 def test_api_errors_are_shown_as_messages_a_person_can_act_on(stack: Stack, page: Any) -> None:
-    page.goto(ui(stack, "#/paper/9999.99999"))
+    page.goto(ui(stack, "#/paper/2301.99999"))
     err = page.locator(".msg.error")
     err.wait_for()
     text = err.inner_text()
-    api = stack.client.get("/v1/papers/9999.99999")
+    api = stack.client.get("/v1/papers/2301.99999")
     assert api.status_code == 404
     assert api.json()["error"]["message"] in text
-    assert "9999.99999" in text and "Check the arXiv id" in text
-    shoot(page, "error-not-found")
+    assert "2301.99999" in text and "Check the arXiv id" in text
+    assert low_contrast(page) == []
+    shoot(page, "error-not-found", docs=True)
 
     page.goto(ui(stack, "#/path?from=not%20an%20id&to=1412.6980"))
     err = page.locator(".msg.error")
     err.wait_for()
-    assert "from_id" in err.inner_text()
+    assert "from_id is not an arXiv id: use one like 1412.6980" in err.inner_text()
     assert "Check the values you entered" in err.inner_text()
+    assert "pattern" not in err.inner_text()
 
     # The gateway goes away while the page is open.
     gone = start_gateway(stack.services)
@@ -260,6 +357,40 @@ def test_phone_width_has_no_horizontal_scrolling(
         page.wait_for_selector("svg a.node")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the paper page is {width} px wide on a 390 px screen"
-        shoot(page, "phone-paper")
+        shoot(page, "phone-paper", docs=True)
     finally:
         context.close()
+
+
+def test_author_and_category_links_lead_to_filtered_results(stack: Stack, page: Any) -> None:
+    paper = stack.client.get("/v1/papers/0704.0002").json()["paper"]
+    author = paper["authors"][-1]
+    page.goto(ui(stack, "#/paper/0704.0002"))
+    page.get_by_role("link", name=author, exact=True).click()
+    page.wait_for_selector("li.hit")
+    assert "author=" in page.url
+    assert page.locator(".msg.error").count() == 0
+    ids = hit_ids(page)
+    assert "0704.0002" in ids
+    for hit in page.locator("li.hit .meta").all_inner_texts():
+        assert author in hit
+
+    # A category chip on a result searches the same words within that category.
+    page.goto(ui(stack, "#/search?q=random+polynomials&mode=keywords"))
+    page.wait_for_selector("li.hit")
+    chip = page.locator("li.hit .cats a.chip").first
+    category = chip.inner_text()
+    chip.click()
+    page.wait_for_url(re.compile(rf"cat={re.escape(quote(category))}"))
+    page.wait_for_function("!document.querySelector('.skeleton')")
+    assert "q=random+polynomials" in page.url
+    api = stack.client.post(
+        "/v1/search",
+        json={
+            "query": "random polynomials",
+            "mode": "text",
+            "k": 10,
+            "filters": {"categories": [category]},
+        },
+    ).json()
+    assert hit_ids(page) == [h["paper"]["id"] for h in api["hits"]]

@@ -12,6 +12,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("ARXIVQA_UI_ARTIFACTS", ROOT / "test-artifacts" / "ui"))
+_docs = os.environ.get("ARXIVQA_UI_DOCS_SCREENSHOTS", "")
+DOCS_SCREENSHOTS = ROOT / _docs if _docs else None  # relative to the repository root
 CHROMIUM = os.environ.get("ARXIVQA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -64,9 +66,85 @@ def choose_neighbourhood(shared: Path) -> tuple[Neighbourhood, list[str], list[t
     return hood, records, inner
 
 
-def shoot(page: Any, name: str, *, full_page: bool = False) -> Path:
-    """Save a screenshot of the current page as a test artefact; returns its path."""
+# Every screenshot saved in this run (listed at the end of the run by conftest.py).
+SHOTS: list[Path] = []
+
+
+def shoot(page: Any, name: str, *, full_page: bool = False, docs: bool = False) -> Path:
+    """Save a screenshot of the current page as a test artefact; returns its path.
+
+    With ``ARXIVQA_UI_DOCS_SCREENSHOTS`` set to a folder (``docs/screenshots`` for the
+    README), views marked ``docs`` are also saved there, at most 1,400 px tall and reduced
+    to a 256-colour palette so that they stay small enough to commit.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
+    SHOTS.append(path)
+    if docs and DOCS_SCREENSHOTS:
+        from PIL import Image
+
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        size = page.viewport_size
+        tall = min(1400, page.evaluate("document.documentElement.scrollHeight"))
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": max(size["height"], tall)}
+        out = DOCS_SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(out), full_page=True, clip=clip)
+        with Image.open(out) as img:
+            small = img.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        small.save(out, optimize=True)
+        SHOTS.append(out)
     return path
+
+
+# Text whose contrast with its background is under WCAG AA: 4.5:1, or 3:1 for large text
+# (24 px, or 18.66 px bold). The background is the nearest opaque one behind the text; text in
+# the graph (SVG) and on disabled controls is left out. Returns one line per offending element.
+LOW_CONTRAST = """() => {
+  const parse = (c) => {
+    const m = /rgba?\\(([^)]+)\\)/.exec(c);
+    if (!m) return null;
+    const v = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return { r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1 };
+  };
+  const lum = ({ r, g, b }) => {
+    const f = (x) => ((x /= 255) <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a >= 0.99) return c;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const bad = [];
+  const seen = new Set();
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walk.nextNode()) {
+    const el = walk.currentNode.parentElement;
+    if (!walk.currentNode.textContent.trim() || !el || seen.has(el)) continue;
+    seen.add(el);
+    if (el.closest("svg, :disabled, noscript")) continue;
+    const box = el.getBoundingClientRect();
+    const st = getComputedStyle(el);
+    if (!box.width || !box.height || st.visibility === "hidden") continue;
+    const fg = parse(st.color);
+    const bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const px = parseFloat(st.fontSize);
+    const need = px >= 24 || (Number(st.fontWeight) >= 700 && px >= 18.66) ? 3 : 4.5;
+    if (ratio < need) {
+      const text = walk.currentNode.textContent.trim().slice(0, 40);
+      const under = `rgb(${bg.r}, ${bg.g}, ${bg.b})`;
+      bad.push(`${ratio.toFixed(2)}:1 for "${text}" (${st.color} on ${under})`);
+    }
+  }
+  return bad;
+}"""
+
+
+def low_contrast(page: Any) -> list[str]:
+    """Visible text on the page under WCAG AA contrast (see LOW_CONTRAST)."""
+    return list(page.evaluate(LOW_CONTRAST))
