@@ -43,6 +43,12 @@ function errorBox(err, what) {
     hint ? h("div", { class: "hint" }, hint) : null);
 }
 
+// Said by screen readers (one polite live region for the whole page): what a view found.
+function announce(text) {
+  const el = document.getElementById("announce");
+  if (el) el.textContent = text;
+}
+
 function note(text, kind = "info") {
   return h("div", { class: `msg ${kind}`, role: "status" }, text);
 }
@@ -237,9 +243,11 @@ async function viewSearch(root, p, token) {
   const go = (n) => setHash("/search", { ...Object.fromEntries(p), page: n });
   if (!res.hits.length) {
     results.replaceChildren(note(offset ? "No more results: go back a page." : "No papers match. Try other words, the Meaning mode, or fewer filters."));
+    announce("No papers match.");
     if (offset) results.append(pager(offset, 0, res.total, go));
     return;
   }
+  announce(`${res.total} papers; showing ${offset + 1} to ${offset + res.hits.length}.`);
   results.replaceChildren(
     h("p", { class: "count" }, `${res.total} papers · ${mode[2].toLowerCase()} search`),
     h("ol", { class: "hits", start: offset + 1 }, ...res.hits.map((hit) => {
@@ -327,6 +335,9 @@ async function viewAsk(root, p, token) {
           ` · ${x.source === "abstract" ? "abstract" : x.section || "full text"} · score ${x.score.toFixed(3)}`),
         h("p", {}, highlight(x.text, queryTerms(q)))))));
   out.replaceChildren(...parts);
+  announce(!res.answers_available ? `Answers are unavailable; ${res.passages.length} passages listed.`
+    : res.answers.length ? `${res.answers.length} answers from ${res.passages.length} passages.`
+      : `No answer in these ${res.passages.length} passages.`);
 }
 
 // ---- Paper ----------------------------------------------------------------------------
@@ -382,6 +393,7 @@ async function viewPaper(root, id, p, token) {
   if (token !== current) return;
   const paper = detail.paper;
   document.title = `${paper.title} · arxivqa`;
+  announce(`Paper: ${paper.title || paper.id}.`);
   head.replaceChildren(
     h("h1", {}, paper.title || paper.id),
     h("div", { class: "meta" }, ...authorsLine(paper.authors, 50)),
@@ -502,6 +514,7 @@ async function viewRank(root, p, token) {
     out.replaceChildren(note("No papers in the graph match these filters."));
     return;
   }
+  announce(`${res.papers.length} papers ranked.`);
   out.replaceChildren(
     res.stale ? note("The ranking is being recomputed; these scores may be a little old.", "warn") : "",
     h("div", { class: "table-wrap" }, h("table", {},
@@ -548,6 +561,7 @@ async function viewPath(root, p, token) {
     out.replaceChildren(note(res.note || "No citation path between these papers.", "info"));
     return;
   }
+  announce(`A path of ${res.path.length - 1} steps.`);
   out.replaceChildren(h("p", { class: "count" }, `${res.path.length - 1} step${res.path.length === 2 ? "" : "s"}`),
     h("ol", { class: "chain" }, ...res.path.map((paper, i) => h("li", {},
       paperLink(paper), h("span", { class: "muted" }, ` · ${paper.id}${paper.year ? ` · ${paper.year}` : ""}`),
@@ -581,8 +595,12 @@ function render() {
   return (views[view] || viewSearch)(root, params, token);
 }
 
+// A new view: start at its top, with the keyboard focus there too (the old view's element
+// that had it is gone).
 window.addEventListener("hashchange", () => {
+  announce("");
   render();
   window.scrollTo(0, 0);
+  document.getElementById("main").focus({ preventScroll: true });
 });
 render();

@@ -80,6 +80,8 @@ def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
     page.locator(f'li.hit[data-id="{hood.center}"] h2 a').click()
     page.wait_for_selector(".graph-canvas svg a.node")
     assert page.url.endswith(f"#/paper/{hood.center}")
+    # The new view has the keyboard focus (its start), not the link that is gone.
+    assert page.evaluate("document.activeElement.id") == "main"
     assert page.locator("h1").inner_text() == words(title)
     drawn = set(page.locator("svg a.node").evaluate_all("els => els.map(e => e.dataset.id)"))
     api = stack.client.get("/v1/subgraph", params={"id": hood.center, "depth": 1, "max_nodes": 50})
@@ -233,6 +235,8 @@ def test_filters_and_paging_change_the_results(stack: Stack, page: Any) -> None:
     assert len(first) == 10
     where = page.locator(".pager .where").inner_text()
     assert where.startswith("1–10 of ")
+    total = where.split(" of ")[1]
+    assert page.locator("#announce").inner_text() == f"{total} papers; showing 1 to 10."
     page.get_by_role("button", name="Next page").click()
     page.wait_for_url(re.compile(r"page=2"))
     page.wait_for_function("document.querySelector('.pager .where')?.textContent.startsWith('11–')")
