@@ -36,11 +36,16 @@ function h(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Text whose `backquoted` parts (commands) are shown as code.
+function withCode(text) {
+  return String(text).split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
 function errorBox(err, what) {
   const hint = err && err.hint ? err.hint : "";
   return h("div", { class: "msg error", role: "alert" },
     h("strong", {}, `Could not ${what}: `), err && err.message ? err.message : String(err),
-    hint ? h("div", { class: "hint" }, hint) : null);
+    hint ? h("div", { class: "hint" }, withCode(hint)) : null);
 }
 
 // Said by screen readers (one polite live region for the whole page): what a view found.
@@ -309,14 +314,21 @@ async function viewAsk(root, p, token) {
   const byId = new Map(res.passages.map((x) => [x.id, x]));
   const parts = [];
   if (!res.answers_available) {
-    parts.push(h("div", { class: "msg warn", role: "status" },
-      h("strong", {}, "Answers are unavailable right now. "),
-      res.note || "The question-answering service is down.",
-      h("div", { class: "hint" }, "The passages that would have been read are listed below.")));
+    parts.push(h("div", { class: "msg warn" },
+      h("strong", {}, "Answers are unavailable right now: "),
+      "the question-answering service (qa) is not answering. The passages that would have been read are listed below.",
+      h("div", { class: "hint" }, withCode("Retry in a moment; if it persists, `arxivqa status` shows whether qa is running (`make up` starts it).")),
+      res.note ? h("details", {}, h("summary", {}, "Details"), h("p", {}, res.note)) : null));
+  } else if (!res.passages.length) {
+    parts.push(h("div", { class: "msg info no-answer" },
+      h("strong", {}, "No passages match this question. "),
+      "Try other words, or loosen the filters."));
   } else if (!res.answers.length) {
-    parts.push(h("div", { class: "msg info no-answer", role: "status" },
+    const said = /^no answer in these passages\.?$/i.test(res.note || "") ? "" : res.note;
+    parts.push(h("div", { class: "msg info no-answer" },
       h("strong", {}, "No answer in these passages. "),
-      res.note || "Rephrase the question, read more passages, or loosen the filters."));
+      said ? `${said}. ` : "",
+      "Rephrase the question, read more passages, or loosen the filters."));
   } else {
     parts.push(h("h2", {}, "Answers"), h("ol", { class: "answer-list" }, ...res.answers.map((a) => {
       const passage = byId.get(a.passage_id);

@@ -203,7 +203,7 @@ def test_ask_says_when_the_passages_hold_no_answer(stack: Stack, page: Any) -> N
     box.wait_for()
     body = stack.client.post("/v1/ask", json={"question": question, "passages": 5}).json()
     assert body["answers_available"] and body["answers"] == []
-    assert "No answer in these passages" in box.inner_text()
+    assert box.inner_text().startswith("No answer in these passages. Rephrase the question")
     assert page.locator("mark.answer").count() == 0
     ids = page.locator("li.passage").evaluate_all("els => els.map(e => e.dataset.id)")
     assert ids == [x["id"] for x in body["passages"]]
@@ -219,6 +219,11 @@ def test_ask_without_qa_says_answers_are_unavailable_and_still_lists_passages(
         warn = page.locator(".msg.warn")
         warn.wait_for()
         assert "Answers are unavailable" in warn.inner_text()
+        assert "arxivqa status" in warn.inner_text()
+        # The transport error is there for whoever wants it, folded away.
+        assert "failed to connect" not in warn.inner_text().lower()
+        page.get_by_text("Details").click()
+        assert "qa" in warn.locator("details p").inner_text()
         page.wait_for_selector("li.passage")
         assert page.locator("li.passage").count() >= 1
         assert page.locator("mark.answer").count() == 0
@@ -343,7 +348,8 @@ def test_api_errors_are_shown_as_messages_a_person_can_act_on(stack: Stack, page
     err = page.locator(".msg.error")
     err.wait_for()
     assert "Cannot reach the gateway" in err.inner_text()
-    assert "make up" in err.inner_text()
+    assert err.locator("code").all_inner_texts() == ["make up"]
+    assert "`" not in err.inner_text()
 
 
 def test_phone_width_has_no_horizontal_scrolling(
