@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from types import FrameType
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -30,6 +31,69 @@ log = logging.getLogger(__name__)
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class _Undecodable:
+    """Stands in for a request message that did not parse (e.g. invalid UTF-8 in a string)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _undecodable_message(what: _Undecodable) -> str:
+    return (
+        "the request message does not parse (strings must be valid UTF-8, fields must "
+        f"match the .proto): {what.reason}"
+    )
+
+
+class RefuseUndecodable(grpc.ServerInterceptor):
+    """A request that does not deserialize gets INVALID_ARGUMENT, not grpc's INTERNAL.
+
+    grpc answers a message it cannot parse (a string field holding an unpaired surrogate
+    or other invalid UTF-8) with INTERNAL "Exception deserializing request!"; the fault
+    is the caller's, so it is reported as one.
+    """
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        parse = handler.request_deserializer
+
+        def safe_parse(data: bytes) -> Any:
+            try:
+                return parse(data)
+            except Exception as exc:
+                return _Undecodable(str(exc) or type(exc).__name__)
+
+        def check(request: Any, context: grpc.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable_message(request))
+            return request
+
+        def checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            for request in requests:
+                yield check(request, context)
+
+        replaced: dict[str, Any] = {"request_deserializer": safe_parse}
+        if handler.unary_unary is not None:
+            inner_uu = handler.unary_unary
+            replaced["unary_unary"] = lambda req, ctx: inner_uu(check(req, ctx), ctx)
+        elif handler.unary_stream is not None:
+            inner_us = handler.unary_stream
+            replaced["unary_stream"] = lambda req, ctx: inner_us(check(req, ctx), ctx)
+        elif handler.stream_unary is not None:
+            inner_su = handler.stream_unary
+            replaced["stream_unary"] = lambda reqs, ctx: inner_su(checked(reqs, ctx), ctx)
+        elif handler.stream_stream is not None:
+            inner_ss = handler.stream_stream
+            replaced["stream_stream"] = lambda reqs, ctx: inner_ss(checked(reqs, ctx), ctx)
+        return handler._replace(**replaced)
 
 
 class GrpcService:
@@ -50,11 +114,18 @@ class GrpcService:
         warm_up: Callable[[], None] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         interceptors: Sequence[grpc.ServerInterceptor] = (),
+        probe: Callable[[], None] | None = None,
+        probe_name: str = "",
+        probe_interval_seconds: float = 1.0,
     ) -> None:
         self.name = name
         self.settings = settings
         self.service_names = tuple(service_names)
         self._warm_up = warm_up
+        self._probe = probe
+        self.probe_name = probe_name
+        self.probe_interval_seconds = probe_interval_seconds
+        self._probe_ok = True
         self._ready = threading.Event()
         self._warm_up_error: BaseException | None = None
         self._stopped = threading.Event()
@@ -68,7 +139,11 @@ class GrpcService:
             futures.ThreadPoolExecutor(
                 max_workers=settings.max_workers, thread_name_prefix=f"{name}-rpc"
             ),
-            interceptors=[*server_interceptors(tracer_provider), *interceptors],
+            interceptors=[
+                *server_interceptors(tracer_provider),
+                *interceptors,
+                RefuseUndecodable(),
+            ],
             options=options,
         )
         add_servicers(self.server)
@@ -91,6 +166,8 @@ class GrpcService:
         self.health.set("", status)
         for service in self.service_names:
             self.health.set(service, status)
+        if self.probe_name:
+            self.health.set(self.probe_name, status)
 
     def set_serving(self, serving: bool) -> None:
         """Flip every registered service (and the overall "" entry) to SERVING or not."""
@@ -114,8 +191,38 @@ class GrpcService:
             if not self._stopped.is_set():
                 self.set_serving(True)
                 log.info("%s ready: SERVING", self.name)
+                if self._probe is not None:
+                    threading.Thread(
+                        target=self._monitor, name=f"{self.name}-probe", daemon=True
+                    ).start()
         finally:
             self._ready.set()
+
+    def _monitor(self) -> None:
+        """After warm-up: run the dependency probe every interval; health follows it.
+
+        While the probe fails (Redis unreachable) every entry reports NOT_SERVING, so load
+        balancers and the gateway's /readyz see the truth; SERVING again once it passes.
+        """
+        assert self._probe is not None
+        while not self._stopped.wait(self.probe_interval_seconds):
+            try:
+                self._probe()
+            except Exception as exc:
+                if self._probe_ok and not self._stopped.is_set():
+                    self._probe_ok = False
+                    self.set_serving(False)
+                    log.warning(
+                        "%s: %s unreachable, NOT_SERVING: %s",
+                        self.name,
+                        self.probe_name or "dependency",
+                        exc,
+                    )
+                continue
+            if not self._probe_ok and not self._stopped.is_set():
+                self._probe_ok = True
+                self.set_serving(True)
+                log.info("%s: %s back, SERVING", self.name, self.probe_name or "dependency")
 
     def wait_until_ready(self, timeout: float | None = None) -> None:
         """Block until warm-up is done; re-raise its error; TimeoutError if it takes longer."""

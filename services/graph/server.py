@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from arxivqa.graph.v1 import graph_pb2, graph_pb2_grpc
 from services.common.logging import configure_logging
+from services.common.redis_health import HEALTH_NAME, Durability, RedisProbe
 from services.common.server import GrpcService, serve
 from services.common.settings import ServerSettings, load_settings
 from services.common.telemetry import configure_tracing
@@ -36,6 +37,17 @@ class Settings(ServerSettings):
         description="After writes, serve a cached PageRank this young (marked stale) "
         "instead of recomputing; 0 = recompute on the first Rank after any write.",
     )
+    durable_writes: bool = Field(
+        True,
+        description="Acknowledge AddCitations only after Redis has fsynced the edges to its "
+        "append-only file (WAITAOF; needs appendonly yes). False: acknowledge once applied.",
+    )
+    durable_timeout_ms: int = Field(
+        5000, ge=1, le=600_000, description="How long to wait for that fsync (UNAVAILABLE after)."
+    )
+    health_probe_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often health pings Redis (NOT_SERVING while it fails)."
+    )
 
 
 def create_server(
@@ -52,11 +64,19 @@ def create_server(
             rank_refresh_seconds=settings.rank_refresh_seconds,
             tracer_provider=tracer_provider,
         )
-    servicer = CitationGraphServicer(graph)
+    durability = Durability(
+        settings.redis_url,
+        enabled=settings.durable_writes,
+        timeout_ms=settings.durable_timeout_ms,
+        marker_key=f"{settings.key_prefix}durability-mark",
+        setting="ARXIVQA_GRAPH_DURABLE_WRITES",
+    )
+    servicer = CitationGraphServicer(graph, durability=durability)
     core = graph
 
     def warm_up() -> None:
         core.warm_up()
+        durability.check()
 
     service = GrpcService(
         settings,
@@ -67,6 +87,9 @@ def create_server(
         ),
         warm_up=warm_up,
         tracer_provider=tracer_provider,
+        probe=RedisProbe(settings.redis_url),
+        probe_name=HEALTH_NAME,
+        probe_interval_seconds=settings.health_probe_seconds,
     )
     return service, service.port
 

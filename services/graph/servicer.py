@@ -13,6 +13,7 @@ from arxivqa.graph.v1 import graph_pb2 as pb
 from arxivqa.graph.v1 import graph_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.grpc_errors import check_deadline, handle_errors
+from services.common.redis_health import Durability
 from services.graph.citations import (
     AddResult,
     CitationGraph,
@@ -80,8 +81,14 @@ def _or_default(value: int, default: int, name: str) -> int:
 
 
 class CitationGraphServicer(graph_pb2_grpc.CitationGraphServicer):
-    def __init__(self, graph: CitationGraph) -> None:
+    def __init__(self, graph: CitationGraph, *, durability: Durability | None = None) -> None:
         self.graph = graph
+        self.durability = durability
+
+    def _confirm(self) -> None:
+        """Acknowledged = on disk (WAITAOF), when durable writes are on."""
+        if self.durability is not None:
+            self.durability.confirm()
 
     @handle_errors
     def AddCitations(
@@ -113,6 +120,8 @@ class CitationGraphServicer(graph_pb2_grpc.CitationGraphServicer):
         span.set_attribute("arxivqa.graph.batches", batches)
         if skipped_count:
             log.info("AddCitations skipped %d items", skipped_count)
+        if total.edges_added or total.nodes_added or total.papers_updated:
+            self._confirm()
         return pb.AddCitationsResponse(
             edges_added=total.edges_added,
             edges_existing=total.edges_existing,
@@ -129,6 +138,8 @@ class CitationGraphServicer(graph_pb2_grpc.CitationGraphServicer):
         self, request: pb.RemovePaperRequest, context: grpc.ServicerContext
     ) -> pb.RemovePaperResponse:
         removed, version = self.graph.remove_paper(request.paper_id)
+        if removed:
+            self._confirm()
         return pb.RemovePaperResponse(edges_removed=removed, graph_version=version)
 
     @handle_errors

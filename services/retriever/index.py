@@ -40,6 +40,7 @@ MAX_OFFSET = 9000  # offset + window stays under Redis Search's default MAXSEARC
 MAX_QUERY_CHARS = 4096
 MAX_ID_CHARS = 256
 _TAG_SEP = "|"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # Redis Search's default English stop words: dropped from queries (the index drops them too).
 STOPWORDS = frozenset(
@@ -238,7 +239,10 @@ def query_terms(text: str, limit: int = 256) -> list[str]:
 
 
 def _clean_tag(value: str, what: str) -> str:
-    value = " ".join(str(value).replace(_TAG_SEP, " ").split())
+    # Control characters (NUL, ESC, DEL, ...) break the query parser and never occur in a
+    # category or a name: they count as spaces.
+    value = _CONTROL.sub(" ", str(value).replace(_TAG_SEP, " "))
+    value = " ".join(value.split())
     if not value:
         raise InvalidArgument(f"empty {what} value")
     return value

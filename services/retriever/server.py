@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from arxivqa.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.common.logging import configure_logging
+from services.common.redis_health import HEALTH_NAME, Durability, RedisProbe
 from services.common.server import GrpcService, serve
 from services.common.settings import ServerSettings, load_settings
 from services.common.telemetry import configure_tracing
@@ -49,6 +50,17 @@ class Settings(ServerSettings):
     passage_weight: float = Field(_DEFAULTS.passage_weight, gt=0, le=100)
     scorer: str = Field(_DEFAULTS.scorer, pattern=r"^(BM25STD|BM25|TFIDF|TFIDF\.DOCNORM)$")
     upsert_chunk: int = Field(_DEFAULTS.upsert_chunk, ge=1, le=100000)
+    durable_writes: bool = Field(
+        True,
+        description="Acknowledge an Upsert only after Redis has fsynced it to its "
+        "append-only file (WAITAOF; needs appendonly yes). False: acknowledge once applied.",
+    )
+    durable_timeout_ms: int = Field(
+        5000, ge=1, le=600_000, description="How long to wait for that fsync (UNAVAILABLE after)."
+    )
+    health_probe_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often health pings Redis (NOT_SERVING while it fails)."
+    )
 
     def index_config(self) -> IndexConfig:
         return IndexConfig(
@@ -80,7 +92,19 @@ def create_server(
         index = RetrieverIndex(
             settings.redis_url, settings.index_config(), tracer_provider=tracer_provider
         )
-    servicer = RetrieverServicer(index)
+    durability = Durability(
+        settings.redis_url,
+        enabled=settings.durable_writes,
+        timeout_ms=settings.durable_timeout_ms,
+        marker_key=f"{settings.index_prefix}:durability-mark",
+        setting="ARXIVQA_RETRIEVER_DURABLE_WRITES",
+    )
+    servicer = RetrieverServicer(index, durability=durability)
+
+    def warm_up() -> None:
+        index.warm_up(settings.redis_wait_seconds)
+        durability.check()
+
     service = GrpcService(
         settings,
         name="retriever",
@@ -88,8 +112,11 @@ def create_server(
         add_servicers=lambda server: retriever_pb2_grpc.add_RetrieverServicer_to_server(
             servicer, server
         ),
-        warm_up=lambda: index.warm_up(settings.redis_wait_seconds),
+        warm_up=warm_up,
         tracer_provider=tracer_provider,
+        probe=RedisProbe(settings.redis_url),
+        probe_name=HEALTH_NAME,
+        probe_interval_seconds=settings.health_probe_seconds,
     )
     return service, service.port
 

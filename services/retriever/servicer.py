@@ -11,6 +11,7 @@ from arxivqa.retriever.v1 import retriever_pb2 as pb
 from arxivqa.retriever.v1 import retriever_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.grpc_errors import check_deadline, handle_errors
+from services.common.redis_health import Durability
 from services.retriever.index import (
     Filters,
     Hit,
@@ -94,8 +95,9 @@ def _page(k: int, offset: int) -> tuple[int, int]:
 
 
 class RetrieverServicer(retriever_pb2_grpc.RetrieverServicer):
-    def __init__(self, index: RetrieverIndex) -> None:
+    def __init__(self, index: RetrieverIndex, *, durability: Durability | None = None) -> None:
         self.index = index
+        self.durability = durability
 
     @handle_errors
     def Upsert(
@@ -109,6 +111,9 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServicer):
                 passages=[_passage(p) for p in request.passages],
             )
         result = session.finish()
+        if self.durability is not None and (result.papers_written or result.passages_written):
+            # Acknowledged = on disk: a Redis killed after this answer loses none of it.
+            self.durability.confirm()
         return pb.UpsertResponse(
             papers_written=result.papers_written,
             passages_written=result.passages_written,
@@ -145,6 +150,8 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServicer):
         self, request: pb.DeletePapersRequest, context: grpc.ServicerContext
     ) -> pb.DeletePapersResponse:
         papers, passages = self.index.delete_papers(list(request.ids))
+        if self.durability is not None and (papers or passages):
+            self.durability.confirm()
         return pb.DeletePapersResponse(papers_deleted=papers, passages_deleted=passages)
 
     @handle_errors
