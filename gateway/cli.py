@@ -279,9 +279,31 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redis_status(url: str) -> str:
+    """SERVING when Redis answers PING, else UNAVAILABLE (not running) or the error."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+        return "SERVING"
+    except redis.BusyLoadingError:
+        return "LOADING"
+    except (redis.ConnectionError, redis.TimeoutError):
+        return "UNAVAILABLE"
+    except redis.RedisError as exc:
+        return f"ERROR ({exc})"
+    finally:
+        client.close()
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from services.common.healthcheck import check
 
+    url, _external = _redis_url()
+    address = url.split("://", 1)[-1].split("@")[-1].rsplit("/", 1)[0]  # no password shown
+    pid = _read_pid("redis")
+    print(f"  {'redis':<10} {address:<16} {_redis_status(url):<12} pid {pid or '-'}")
     for proc in (*SERVICES, GATEWAY):
         pid = _read_pid(proc.name)
         _ok, status = check(proc.target, timeout=1.0)

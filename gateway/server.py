@@ -81,6 +81,11 @@ def create_http_server(
 def main() -> None:
     settings = load_settings(Settings)
     configure_logging("gateway", settings.log_level)
+    problem = settings.write_protection_problem()
+    if problem:
+        raise SystemExit(f"gateway: refusing to start: {problem}")
+    if settings.api_key_value() is None:
+        log.warning("gateway: Ingest accepts writes without an API key (host %s)", settings.host)
     provider = configure_tracing("gateway")
     gateway = build_gateway(settings, tracer_provider=provider)
     service, _ = create_server(settings, tracer_provider=provider, gateway=gateway)

@@ -16,6 +16,11 @@ from services.common.errors import InvalidArgument
 from services.common.grpc_errors import handle_errors
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Gateway"].full_name
+# The longest deadline a caller may send (seconds): reads, and one Ingest stream. The
+# HTTP bridge's X-Request-Timeout has the same range for reads (gateway.web).
+MAX_DEADLINE_SECONDS = 300.0
+MAX_INGEST_DEADLINE_SECONDS = 3600.0
+_NO_DEADLINE = 1e8  # grpc reports a call without a deadline as ~infinite time remaining
 
 _MODE_FROM_PB = {
     pb.SEARCH_MODE_UNSPECIFIED: "hybrid",
@@ -107,11 +112,25 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
         self.ingest_deadline_seconds = ingest_deadline_seconds
         self.api_key = api_key
 
-    def _budget(self, context: grpc.ServicerContext, default: float | None = None) -> Budget:
-        """The caller's deadline when it sent one, else the configured default."""
+    def _budget(
+        self,
+        context: grpc.ServicerContext,
+        default: float | None = None,
+        limit: float = MAX_DEADLINE_SECONDS,
+    ) -> Budget:
+        """The caller's deadline when it sent one, else the configured default.
+
+        A deadline longer than ``limit`` (300 s; Ingest 3600 s) is refused with
+        INVALID_ARGUMENT rather than holding resources that long.
+        """
         remaining = context.time_remaining()
         # Without a deadline, grpc reports a practically infinite time remaining.
-        if remaining is not None and remaining < 24 * 3600:
+        if remaining is not None and remaining < _NO_DEADLINE:
+            if remaining > limit + 1:  # + 1 s: the time the call took to get here
+                raise InvalidArgument(
+                    f"deadline of {remaining:.0f} s is longer than the {limit:g} s this "
+                    "operation allows; send a shorter one, or none for the gateway's default"
+                )
             return Budget.seconds(remaining)
         return Budget.seconds(default if default is not None else self.deadline_seconds)
 
@@ -303,7 +322,9 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     ) -> Iterator[pb.IngestResponse]:
         self._require_key(context)
         for req in request_iterator:
-            budget = self._budget(context, default=self.ingest_deadline_seconds)
+            budget = self._budget(
+                context, default=self.ingest_deadline_seconds, limit=MAX_INGEST_DEADLINE_SECONDS
+            )
             result = self.gateway.ingest(batch_from_pb(req), budget=budget)
             yield ingest_result_pb(result)
 

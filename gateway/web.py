@@ -16,15 +16,20 @@ from typing import Annotated, Any, Literal
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import core
 from gateway.clients import Budget, DownstreamFailure
 from gateway.settings import Settings
 from gateway.webui import mount_ui
 from services.common import errors
+from services.common.healthcheck import check as check_health
+from services.common.redis_health import HEALTH_NAME as REDIS_HEALTH_NAME
 
 log = logging.getLogger(__name__)
 
@@ -44,37 +49,126 @@ class Unauthenticated(errors.ServiceError):
 
 
 def error_body(status: str, code: int, message: str) -> dict[str, Any]:
+    """The JSON body of every error answer (:class:`ErrorBody` in the OpenAPI description)."""
     return {"error": {"status": status, "code": code, "message": message}}
 
 
+# Limits the bridge enforces; the OpenAPI description states each one.
+MIN_TIMEOUT_SECONDS = 0.001
+MAX_TIMEOUT_SECONDS = 300.0
+MAX_LIST_ITEMS = 100
+MAX_NAME_CHARS = 200
+MAX_YEAR = 9999
+MAX_INGEST_ITEMS = 10_000
+MAX_ID_CHARS = 100
+# arXiv identifiers as the services accept them (services.graph.citations.parse_paper_id):
+# new style YYMM.NNNN from 0704 to 1412, YYMM.NNNNN from 1501 (1412.6980, 2212.11827v2);
+# old style archive[.XX]/YYMMNNN from 1991 to 2007 (hep-th/9901001, math.PR/0601001v3).
+# ASCII digits only ([0-9], not \d, which also matches other scripts).
+_MONTH = "(0[1-9]|1[0-2])"
+_NEW_4 = rf"(07(0[4-9]|1[0-2])|(0[89]|1[0-4]){_MONTH})\.[0-9]{{4}}"
+_NEW_5 = rf"(1[5-9]|[2-9][0-9]){_MONTH}\.[0-9]{{5}}"
+_OLD = rf"[a-z]+(-[a-z]+)*(\.[A-Z]{{2}})?/(9[1-9]|0[0-7]){_MONTH}[0-9]{{3}}"
+ARXIV_ID = rf"^({_NEW_4}|{_NEW_5}|{_OLD})(v[0-9]+)?$"
+# A non-blank text: at least one character that is not whitespace.
+NON_BLANK = r"\S"
+
+ArxivId = Annotated[
+    str,
+    Field(pattern=ARXIV_ID, max_length=40, examples=["1412.6980"], description="An arXiv id."),
+]
+# A category or author name: at least one character that is neither whitespace, a control
+# character nor "|" (the services treat those as separators and refuse an empty name).
+NAME_CHARS = r"[^\s\x00-\x1f\x7f-\x9f|]"
+
+
+def _not_bool(value: Any) -> Any:
+    """JSON true/false is not a number here (pydantic would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_CHARS)]
+Year = Annotated[int, Field(ge=0, le=MAX_YEAR), BeforeValidator(_not_bool)]
+
+
+class ErrorDetail(BaseModel):
+    status: str = Field(..., examples=["INVALID_ARGUMENT"], description="gRPC status name.")
+    code: int = Field(..., examples=[400], description="The HTTP status code again.")
+    message: str = Field(..., description="What went wrong and what to change.")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer of the bridge has this body."""
+
+    error: ErrorDetail
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+ERRORS_READ: dict[int | str, dict[str, Any]] = {
+    400: _err(
+        "Invalid input (INVALID_ARGUMENT): a value outside the documented limits, an "
+        "X-Request-Timeout outside 0.001-300 s, or filters.year_from after filters.year_to."
+    ),
+    500: _err("A bug in the gateway or a service (INTERNAL); the gateway log has details."),
+    503: _err("A required service (embedder, retriever, graph) is unavailable; retry later."),
+    504: _err("The request did not finish within its X-Request-Timeout (or the default)."),
+}
+ERRORS_BODY = {**ERRORS_READ, 413: _err("The request body is larger than the configured limit.")}
+ERRORS_PAPER = {**ERRORS_READ, 404: _err("No stored paper has that id.")}
+ERRORS_GRAPH = {**ERRORS_READ, 404: _err("A paper id is not in the citation graph.")}
+ERRORS_INGEST = {
+    **ERRORS_BODY,
+    401: _err("This gateway needs an API key for writes and the request had none or a wrong one."),
+}
+
+
 class FiltersBody(BaseModel):
-    categories: list[str] = Field(default_factory=list, description="Any of these categories.")
-    year_from: int | None = Field(default=None, description="Inclusive; null = open.")
-    year_to: int | None = Field(default=None, description="Inclusive; null = open.")
-    authors: list[str] = Field(default_factory=list, description="Any of these author names.")
+    """Filters shared by search, ask, similar and rank. year_from must not be after year_to."""
+
+    categories: list[Name] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="Any of these categories."
+    )
+    year_from: Year | None = Field(default=None, description="Inclusive; null or 0 = open.")
+    year_to: Year | None = Field(default=None, description="Inclusive; null or 0 = open.")
+    authors: list[Name] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="Any of these author names."
+    )
 
     def domain(self) -> core.Filters:
         return core.Filters(self.categories, self.year_from, self.year_to, self.authors)
 
 
+QueryText = Annotated[str, Field(min_length=1, max_length=core.MAX_QUERY_CHARS, pattern=NON_BLANK)]
+
+
 class SearchBody(BaseModel):
-    query: str = Field(..., examples=["graph neural networks for molecules"])
+    query: QueryText = Field(..., examples=["graph neural networks for molecules"])
     mode: Literal["vector", "text", "hybrid"] = "hybrid"
     filters: FiltersBody = Field(default_factory=lambda: FiltersBody())
-    k: int = Field(10, description="1..100")
-    offset: int = Field(0, description="0..1000")
+    k: Int = Field(10, ge=0, le=core.MAX_K, description="1..100; 0 = the default, 10.")
+    offset: Int = Field(0, ge=0, le=core.MAX_OFFSET, description="0..1000")
 
 
 class AskBody(BaseModel):
-    question: str = Field(..., examples=["What dataset was used for evaluation?"])
+    question: QueryText = Field(..., examples=["What dataset was used for evaluation?"])
     filters: FiltersBody = Field(default_factory=lambda: FiltersBody())
-    passages: int = Field(5, description="How many passages to read, 1..50.")
-    top_k: int = Field(3, description="How many answers, 1..20.")
+    passages: Int = Field(
+        5, ge=0, le=core.MAX_PASSAGES, description="How many passages to read, 1..50; 0 = 5."
+    )
+    top_k: Int = Field(3, ge=0, le=core.MAX_ANSWERS, description="How many answers, 1..20; 0 = 3.")
 
 
 class RecommendBody(BaseModel):
-    seed_ids: list[str] = Field(..., examples=[["1412.6980"]])
-    k: int = 10
+    seed_ids: list[ArxivId] = Field(
+        ..., min_length=1, max_length=MAX_LIST_ITEMS, examples=[["1412.6980"]]
+    )
+    k: Int = Field(10, ge=0, le=core.MAX_K, description="1..100; 0 = the default, 10.")
 
 
 class ParagraphBody(BaseModel):
@@ -83,22 +177,115 @@ class ParagraphBody(BaseModel):
 
 
 class FullTextBody(BaseModel):
-    paper_id: str
-    paragraphs: list[ParagraphBody]
+    paper_id: str = Field(..., max_length=MAX_ID_CHARS)
+    paragraphs: list[ParagraphBody] = Field(..., max_length=MAX_INGEST_ITEMS)
 
 
 class CitationBody(BaseModel):
-    citing_id: str
-    cited_id: str
+    citing_id: str = Field(..., max_length=MAX_ID_CHARS)
+    cited_id: str = Field(..., max_length=MAX_ID_CHARS)
 
 
 class IngestBody(BaseModel):
-    batch_id: str = ""
+    """Malformed items are reported in ``errors`` (with their index) and the rest stored."""
+
+    batch_id: str = Field("", max_length=MAX_NAME_CHARS)
     records: list[dict[str, Any] | str] = Field(
-        default_factory=list, description="Raw Kaggle arXiv metadata records."
+        default_factory=list,
+        max_length=MAX_INGEST_ITEMS,
+        description="Raw Kaggle arXiv metadata records (objects or JSON lines).",
     )
-    fulltexts: list[FullTextBody] = Field(default_factory=list)
-    citations: list[CitationBody] = Field(default_factory=list)
+    fulltexts: list[FullTextBody] = Field(default_factory=list, max_length=MAX_INGEST_ITEMS)
+    citations: list[CitationBody] = Field(default_factory=list, max_length=MAX_INGEST_ITEMS)
+
+
+class ReadyDependency(BaseModel):
+    status: str = Field(..., examples=["SERVING"])
+    target: str
+    required: bool
+
+
+class Readiness(BaseModel):
+    ready: bool
+    dependencies: dict[str, ReadyDependency]
+
+
+def _without_422(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents a 422 the bridge never sends (validation errors are 400 here).
+
+    It also writes an optional query or header parameter as ``anyOf: [T, null]``; a query
+    string or header cannot carry a JSON null (``null`` arrives as the text "null", which
+    is refused), so the parameter is documented as plain ``T``, not required.
+    """
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
+            if not isinstance(op, dict):
+                continue
+            op.get("responses", {}).pop("422", None)
+            for param in op.get("parameters", []):
+                p_schema = param.get("schema", {})
+                options = p_schema.get("anyOf")
+                if options and {"type": "null"} in options:
+                    rest = [o for o in options if o != {"type": "null"}]
+                    del p_schema["anyOf"]
+                    if len(rest) == 1:
+                        p_schema.update(rest[0])
+                    else:
+                        p_schema["anyOf"] = rest
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return schema
+
+
+_HTTP_STATUS_NAMES = {
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    413: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+}
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            f"the request body is larger than {limit} bytes (ARXIVQA_GATEWAY_MAX_BODY_BYTES); "
+            "send fewer records per batch",
+        )
+
+
+class BodyLimit:
+    """ASGI middleware: a body over ``limit`` bytes is refused with 413, before or while read."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            exc = BodyTooLarge(self.limit)
+            response = JSONResponse(
+                error_body("RESOURCE_EXHAUSTED", 413, str(exc.detail)), status_code=413
+            )
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def create_app(
@@ -114,6 +301,30 @@ def create_app(
         "gRPC service arxivqa.gateway.v1.Gateway.",
     )
     api_key = settings.api_key_value()
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _without_422(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = _HTTP_STATUS_NAMES.get(exc.status_code, "INVALID_ARGUMENT")
+        return JSONResponse(
+            error_body(status, exc.status_code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(errors.ServiceError)
     async def _service_error(_: Request, exc: errors.ServiceError) -> JSONResponse:
@@ -148,11 +359,16 @@ def create_app(
 
     def budget(
         x_request_timeout: Annotated[
-            float | None, Header(description="Seconds this request may take.")
+            float | None,
+            Header(
+                ge=MIN_TIMEOUT_SECONDS,
+                le=MAX_TIMEOUT_SECONDS,
+                allow_inf_nan=False,
+                description="Seconds this request may take, 0.001-300; absent = the "
+                "gateway's default. Outside the range: 400.",
+            ),
         ] = None,
     ) -> Budget:
-        if x_request_timeout is not None and x_request_timeout <= 0:
-            raise errors.InvalidArgument("X-Request-Timeout must be a positive number of seconds")
         return Budget.seconds(x_request_timeout or settings.deadline_seconds)
 
     def write_access(
@@ -168,29 +384,58 @@ def create_app(
             )
 
     BudgetDep = Annotated[Budget, Depends(budget)]
+    KParam = Annotated[int, Query(ge=0, le=core.MAX_K, description="1..100; 0 = 10.")]
+    CategoryParam = Annotated[
+        list[Name] | None,
+        Query(max_length=MAX_LIST_ITEMS, description="Any of these categories."),
+    ]
+    YearParam = Annotated[
+        int | None, Query(ge=0, le=MAX_YEAR, description="Inclusive; absent or 0 = open.")
+    ]
+    IdParam = Annotated[str, Query(pattern=ARXIV_ID, max_length=40, description="An arXiv id.")]
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness, with each dependency's health")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness, with each dependency's health (Redis included)",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A required dependency is down."}},
+    )
     def readyz() -> JSONResponse:
         states = gateway.clients.check_all()
-        ready = all(states.get(name) == "SERVING" for name in REQUIRED)
-        body = {
-            "ready": ready,
-            "dependencies": {
-                name: {
-                    "status": state,
-                    "target": gateway.clients.targets.get(name, ""),
-                    "required": name in REQUIRED,
-                }
-                for name, state in states.items()
-            },
+        dependencies = {
+            name: {
+                "status": state,
+                "target": gateway.clients.targets.get(name, ""),
+                "required": name in REQUIRED,
+            }
+            for name, state in states.items()
         }
+        dependencies["redis"] = _redis_state(settings.retriever_target)
+        ready = all(states.get(name) == "SERVING" for name in REQUIRED)
+        ready = ready and dependencies["redis"]["status"] == "SERVING"
+        body = {"ready": ready, "dependencies": dependencies}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.post("/v1/search", tags=["search"], response_model=core.SearchResult)
+    def _redis_state(retriever: str) -> dict[str, Any]:
+        """Redis as the retriever sees it (its grpc.health.v1 entry "redis")."""
+        where = f"via the retriever at {retriever}" if retriever else "retriever not configured"
+        status = "UNKNOWN (retriever not configured)"
+        if retriever:
+            ok, status = check_health(
+                retriever, REDIS_HEALTH_NAME, timeout=settings.health_timeout_seconds
+            )
+            if not ok and ":" in status:  # the retriever itself did not answer
+                status = f"UNKNOWN (retriever: {status.split(':')[0]})"
+        return {"status": status, "target": where, "required": True}
+
+    @app.post(
+        "/v1/search", tags=["search"], response_model=core.SearchResult, responses=ERRORS_BODY
+    )
     def search(body: SearchBody, b: BudgetDep) -> core.SearchResult:
         """Papers matching a query: vector, text (BM25) or hybrid."""
         return gateway.search(
@@ -202,7 +447,7 @@ def create_app(
             budget=b,
         )
 
-    @app.post("/v1/ask", tags=["qa"], response_model=core.AskResult)
+    @app.post("/v1/ask", tags=["qa"], response_model=core.AskResult, responses=ERRORS_BODY)
     def ask(body: AskBody, b: BudgetDep) -> core.AskResult:
         """Extractive answers with their papers and evidence, plus the passages read."""
         return gateway.ask(
@@ -213,48 +458,78 @@ def create_app(
             budget=b,
         )
 
-    @app.get("/v1/papers/{paper_id:path}", tags=["papers"], response_model=core.PaperDetail)
+    @app.get(
+        "/v1/papers/{paper_id:path}",
+        tags=["papers"],
+        response_model=core.PaperDetail,
+        responses=ERRORS_PAPER,
+    )
     def get_paper(
-        paper_id: Annotated[str, Path(examples=["0704.0001"])], b: BudgetDep
+        paper_id: Annotated[str, Path(pattern=ARXIV_ID, max_length=40, examples=["0704.0001"])],
+        b: BudgetDep,
     ) -> core.PaperDetail:
         """Metadata plus citation and reference counts (absent, with a note, if graph is down)."""
         return gateway.get_paper(paper_id, budget=b)
 
-    @app.get("/v1/similar", tags=["papers"], response_model=list[core.SearchHit])
+    @app.get(
+        "/v1/similar",
+        tags=["papers"],
+        response_model=list[core.SearchHit],
+        responses=ERRORS_PAPER,
+    )
     def similar(
         b: BudgetDep,
-        id: Annotated[str, Query(description="A stored paper's arXiv id.")],
-        k: int = 10,
-        category: Annotated[list[str] | None, Query()] = None,
-        year_from: int | None = None,
-        year_to: int | None = None,
+        id: Annotated[
+            str, Query(pattern=ARXIV_ID, max_length=40, description="A stored paper's arXiv id.")
+        ],
+        k: KParam = 10,
+        category: CategoryParam = None,
+        year_from: YearParam = None,
+        year_to: YearParam = None,
     ) -> list[core.SearchHit]:
         """Nearest neighbours of a stored paper by embedding."""
         filters = core.Filters(category or [], year_from, year_to, [])
         return gateway.similar_papers(id, filters=filters, k=k, budget=b)
 
-    @app.post("/v1/recommend", tags=["citations"], response_model=list[core.Recommendation])
+    @app.post(
+        "/v1/recommend",
+        tags=["citations"],
+        response_model=list[core.Recommendation],
+        responses={**ERRORS_GRAPH, 413: ERRORS_BODY[413]},
+    )
     def recommend(body: RecommendBody, b: BudgetDep) -> list[core.Recommendation]:
         """Citation-based recommendations (co-citation, coupling) with reasons."""
         return gateway.recommend(body.seed_ids, k=body.k, budget=b)
 
-    @app.get("/v1/path", tags=["citations"], response_model=core.PathResult)
-    def path(b: BudgetDep, from_id: str, to_id: str, undirected: bool = False) -> core.PathResult:
+    @app.get("/v1/path", tags=["citations"], response_model=core.PathResult, responses=ERRORS_GRAPH)
+    def path(
+        b: BudgetDep, from_id: IdParam, to_id: IdParam, undirected: bool = False
+    ) -> core.PathResult:
         """Shortest citation path between two papers."""
         return gateway.citation_path(from_id, to_id, undirected=undirected, budget=b)
 
-    @app.get("/v1/subgraph", tags=["citations"], response_model=core.SubgraphResult)
-    def subgraph(b: BudgetDep, id: str, depth: int = 1, max_nodes: int = 0) -> core.SubgraphResult:
+    @app.get(
+        "/v1/subgraph",
+        tags=["citations"],
+        response_model=core.SubgraphResult,
+        responses=ERRORS_GRAPH,
+    )
+    def subgraph(
+        b: BudgetDep,
+        id: IdParam,
+        depth: Annotated[int, Query(ge=0, le=3, description="1..3; 0 = 1.")] = 1,
+        max_nodes: Annotated[int, Query(ge=0, le=2000, description="1..2000; 0 = 100.")] = 0,
+    ) -> core.SubgraphResult:
         """Ego network of a paper as nodes and edges."""
         return gateway.subgraph(id, depth=depth, max_nodes=max_nodes, budget=b)
 
-    @app.get("/v1/rank", tags=["citations"], response_model=core.RankResult)
+    @app.get("/v1/rank", tags=["citations"], response_model=core.RankResult, responses=ERRORS_READ)
     def rank(
         b: BudgetDep,
-        k: int = 10,
-        category: Annotated[list[str] | None, Query()] = None,
-        year_from: int | None = None,
-        year_to: int | None = None,
+        k: KParam = 10,
+        category: CategoryParam = None,
+        year_from: YearParam = None,
+        year_to: YearParam = None,
     ) -> core.RankResult:
         """Most central papers by PageRank, optionally by categories and years."""
         return gateway.rank(
@@ -266,6 +541,7 @@ def create_app(
         tags=["ingest"],
         response_model=core.IngestResult,
         dependencies=[Depends(write_access)],
+        responses=ERRORS_INGEST,
     )
     def ingest(body: IngestBody) -> core.IngestResult:
         """One batch of raw Kaggle records, full texts and citations (needs X-API-Key if set)."""

@@ -203,6 +203,7 @@ def test_readiness_reports_each_dependency(stack: Stack) -> None:
     assert {name: d["status"] for name, d in deps.items()} == {
         "embedder": "SERVING",
         "retriever": "SERVING",
+        "redis": "SERVING",
         "qa": "SERVING",
         "graph": "SERVING",
     }
