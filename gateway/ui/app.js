@@ -222,7 +222,11 @@ async function viewSearch(root, p, token) {
       h("button", { type: "submit" }, "Search")),
     h("fieldset", { class: "modes" }, h("legend", {}, "Match by"),
       ...MODES.map(([key, , label, help]) => h("label", { title: help },
-        h("input", { type: "radio", name: "mode", value: key, checked: key === mode[0] }), ` ${label}`))),
+        h("input", {
+          type: "radio", name: "mode", value: key, checked: key === mode[0],
+          // Switching the mode re-runs the search at once (from page 1).
+          onchange: () => { if (form.q.value.trim()) form.requestSubmit(); },
+        }), ` ${label}`))),
     filtersFieldset(p));
   const results = h("section", { class: "results", "aria-label": "Results" });
   root.replaceChildren(h("h1", { class: "sr-only" }, "Search"), form, results);

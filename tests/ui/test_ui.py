@@ -252,6 +252,20 @@ def test_filters_and_paging_change_the_results(stack: Stack, page: Any) -> None:
     ).json()
     assert second == [h["paper"]["id"] for h in api["hits"]]
 
+    # The mode switch re-runs the search at once, from the first page.
+    page.get_by_label("Meaning").check()
+    page.wait_for_url(re.compile(r"mode=meaning"))
+    assert "page=" not in page.url
+    page.wait_for_function("!document.querySelector('.skeleton')")
+    api = stack.client.post(
+        "/v1/search", json={"query": "random polynomials", "mode": "vector", "k": 10}
+    ).json()
+    assert hit_ids(page) == [h["paper"]["id"] for h in api["hits"]]
+    page.get_by_label("Keywords").check()
+    page.wait_for_url(re.compile(r"mode=keywords"))
+    page.wait_for_function("!document.querySelector('.skeleton')")
+    assert hit_ids(page) == first
+
     page.get_by_label("Categories").fill("math.PR")
     page.get_by_label("From year").fill("2022")
     page.get_by_label("To year").fill("2022")
