@@ -95,7 +95,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(120_000)  # generous: a busy 2-core machine can be very slow
     try:
         yield pg
     finally:

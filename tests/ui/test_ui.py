@@ -372,6 +372,7 @@ def test_phone_width_has_no_horizontal_scrolling(
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         page = context.new_page()
+        page.set_default_timeout(120_000)
         page.goto(ui(stack, "#/search?q=random+polynomials"))
         page.wait_for_selector("li.hit")
         width = page.evaluate("document.documentElement.scrollWidth")
