@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 from gateway_stack import DEAD, Stack, Target, start_gateway
-from ui_stack import Neighbourhood, low_contrast, shoot
+from ui_stack import Neighbourhood, low_contrast, shoot, unlabelled
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
@@ -75,6 +75,7 @@ def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
     cls = page.evaluate("window.__cls")
     assert cls < 0.1, f"results moved the page: cumulative layout shift {cls:.3f}"
     assert low_contrast(page) == []
+    assert unlabelled(page) == []
     shoot(page, "search", docs=True)
 
     page.locator(f'li.hit[data-id="{hood.center}"] h2 a').click()
@@ -96,6 +97,7 @@ def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
     page.wait_for_selector(".recs ol, .recs p.muted")
     page.wait_for_selector(".sims ol, .sims p.muted")
     assert low_contrast(page) == []
+    assert unlabelled(page) == []
     shoot(page, "paper", full_page=True, docs=True)
 
     # Keyboard: focus a cited paper's node and press Enter.
@@ -171,6 +173,7 @@ def test_graph_depth_cap_and_sizes_follow_the_controls(
     assert all(fill == legend.get(cat, legend.get("other")) for cat, fill in fills)
     assert len(set(legend.values())) == len(legend)
     assert low_contrast(page) == []
+    assert unlabelled(page) == []
 
 
 def test_ask_highlights_the_answer_span_inside_its_passage(
@@ -190,6 +193,7 @@ def test_ask_highlights_the_answer_span_inside_its_passage(
     assert best["evidence"] in first.locator(".evidence").inner_text()
     assert page.locator("li.passage").count() == len(body["passages"])
     assert low_contrast(page) == []
+    assert unlabelled(page) == []
     shoot(page, "ask", full_page=True, docs=True)
 
 
@@ -228,6 +232,7 @@ def test_ask_without_qa_says_answers_are_unavailable_and_still_lists_passages(
         assert page.locator("li.passage").count() >= 1
         assert page.locator("mark.answer").count() == 0
         assert low_contrast(page) == []
+        assert unlabelled(page) == []
         shoot(page, "ask-qa-down")
     finally:
         degraded.stop()
@@ -303,6 +308,7 @@ def test_rank_and_path_views_show_what_the_api_returns(
     rows = page.locator("tr.ranked-row").evaluate_all("els => els.map(e => e.dataset.id)")
     assert rows == [r["paper"]["id"] for r in api["papers"]]
     assert low_contrast(page) == []
+    assert unlabelled(page) == []
     shoot(page, "rank", docs=True)
 
     page.get_by_label("Categories").fill("cs.CV")
@@ -330,6 +336,7 @@ def test_rank_and_path_views_show_what_the_api_returns(
     assert links == [f"#/paper/{p['id']}" for p in path["path"]]
     assert links[0] == f"#/paper/{src}" and links[-1] == f"#/paper/{dst}"
     assert low_contrast(page) == []
+    assert unlabelled(page) == []
     shoot(page, "path", docs=True)
 
 
@@ -343,6 +350,7 @@ def test_api_errors_are_shown_as_messages_a_person_can_act_on(stack: Stack, page
     assert api.json()["error"]["message"] in text
     assert "2301.99999" in text and "Check the arXiv id" in text
     assert low_contrast(page) == []
+    assert unlabelled(page) == []
     shoot(page, "error-not-found", docs=True)
 
     page.goto(ui(stack, "#/path?from=not%20an%20id&to=1412.6980"))

@@ -148,3 +148,26 @@ LOW_CONTRAST = """() => {
 def low_contrast(page: Any) -> list[str]:
     """Visible text on the page under WCAG AA contrast (see LOW_CONTRAST)."""
     return list(page.evaluate(LOW_CONTRAST))
+
+
+# Controls and links without an accessible name: no <label>, aria-label(ledby) or text.
+UNLABELLED = """() => {
+  const named = (e) => {
+    if (e.labels && [...e.labels].some((l) => l.textContent.trim())) return true;
+    if ((e.getAttribute("aria-label") || "").trim()) return true;
+    const by = e.getAttribute("aria-labelledby");
+    if (by && by.split(/\\s+/).some((id) => document.getElementById(id)?.textContent.trim())) {
+      return true;
+    }
+    return ["BUTTON", "A", "a", "SUMMARY"].includes(e.tagName) && e.textContent.trim() !== "";
+  };
+  const controls = "input:not([type=hidden]), select, textarea, button, a[href]";
+  return [...document.querySelectorAll(controls)]
+    .filter((e) => !named(e))
+    .map((e) => e.outerHTML.slice(0, 100));
+}"""
+
+
+def unlabelled(page: Any) -> list[str]:
+    """Form controls and links on the page that a screen reader could not name."""
+    return list(page.evaluate(UNLABELLED))
