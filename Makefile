@@ -99,6 +99,14 @@ clean: ## Remove caches (keeps .venv and .data)
 bench-gateway: ## Gateway load test (16 search + 4 ask clients) and qa-outage fault test
 	$(PY) -m benchmarks.gateway
 
+.PHONY: bench-durability
+bench-durability: ## Cost of durable acknowledgements (WAITAOF) on Upsert and AddCitations, same run
+	$(PY) -m benchmarks.durability
+
+.PHONY: bench-soak
+bench-soak: ## 10.5-min soak: mixed load, Redis SIGKILLed and qa restarted; counts and memory
+	$(PY) -m benchmarks.soak
+
 .PHONY: up
 up: ## Start Redis with Search, every service and the gateway as local processes
 	$(VENV)/bin/arxivqa up
