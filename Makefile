@@ -62,8 +62,12 @@ test-fast: ## Only the tests not marked slow
 	$(VENV)/bin/pytest -m "not slow"
 
 .PHONY: bench-embedder
-bench-embedder: ## Embedder throughput and micro-batching benchmark (prints figures)
+bench-embedder: ## Embedder: ONNX Runtime vs torch, one-query latency, throughput, batching
 	$(PY) -m benchmarks.embedder
+
+.PHONY: bench-ingest
+bench-ingest: ## Papers/s through `arxivqa ingest` per embedder backend (private stack)
+	$(PY) -m benchmarks.ingest
 
 .PHONY: bench-retriever
 bench-retriever: ## Retriever upsert/search latency, HNSW recall, SciFact nDCG@10
@@ -96,7 +100,7 @@ clean: ## Remove caches (keeps .venv and .data)
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 .PHONY: bench-gateway
-bench-gateway: ## Gateway load test (16 search + 4 ask clients) and qa-outage fault test
+bench-gateway: ## Gateway: sequential HTTP search, 16 search (+4 ask) clients per backend, qa outage
 	$(PY) -m benchmarks.gateway
 
 .PHONY: bench-durability

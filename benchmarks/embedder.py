@@ -1,15 +1,20 @@
-"""Embedder throughput and micro-batching benchmark (``make bench-embedder``).
+"""Embedder benchmark: ONNX Runtime vs torch, latency, throughput, micro-batching.
 
-    python -m benchmarks.embedder [--texts 1024] [--clients 32] [--concurrent-texts 256]
+    python -m benchmarks.embedder [--texts 256] [--queries 512] [--single 200] [--clients 32]
+                                  [--batching-on-off]
 
-All figures come from one run on real abstracts (BEIR SciFact ``corpus.jsonl``):
+All figures come from one run on real texts (BEIR SciFact: abstracts from ``corpus.jsonl``,
+claims from ``queries.jsonl``), with ratios to baselines measured in the same run:
 
-1. in-process sentence-transformers ``encode`` throughput: the baseline;
-2. the service over gRPC (a ``python -m services.embedder.server`` child process) with
-   batched requests: ``Embed`` with 64 texts per request, and ``EmbedStream``
-   (target: >= 0.9x the baseline);
-3. 32 concurrent clients sending one text per request, with micro-batching turned on
-   and off (target: on >= 2.5x off), with p50/p95 latency per request.
+1. in process: sentence-transformers ``encode`` (the reference), then ``SentenceEmbedder``
+   with each backend (torch; onnx fp32; onnx int8): texts/s, CPU ms/text, lowest cosine
+   to sentence-transformers;
+2. one server process per backend (``python -m services.embedder.server`` with
+   ``ARXIVQA_EMBEDDER_BACKEND``): one short query at a time over gRPC (p50/p95 ms and the
+   server's CPU ms per request; target onnx p50 <= 6 ms), abstracts through ``Embed`` with
+   64 texts per request (target onnx >= 1.6x torch), and ``--clients`` concurrent clients
+   with one claim each (micro-batching at work);
+3. with ``--batching-on-off``: the older micro-batching on/off comparison (32 clients).
 
 Speed is measured here, never asserted in tests.
 """
@@ -41,8 +46,15 @@ from services.common.redis_server import free_port
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "beir" / "scifact" / "corpus.jsonl"
 REQUEST_TEXTS = 64
-TARGET_GRPC = 0.9
 TARGET_BATCHING = 2.5
+TARGET_SINGLE_P50_MS = 6.0
+TARGET_ONNX_VS_TORCH = 1.6
+#: (label, server environment) per backend; the first is the baseline of the ratios.
+BACKENDS = [
+    ("torch", {"ARXIVQA_EMBEDDER_BACKEND": "torch"}),
+    ("onnx", {"ARXIVQA_EMBEDDER_BACKEND": "onnx"}),
+    ("onnx-int8", {"ARXIVQA_EMBEDDER_BACKEND": "onnx", "ARXIVQA_EMBEDDER_QUANTIZE": "true"}),
+]
 
 
 def load_abstracts(path: Path, n: int) -> list[str]:
@@ -125,21 +137,6 @@ def grpc_embed(target: str, texts: list[str], in_flight: int) -> tuple[float, np
     return len(texts) / elapsed, np.concatenate([o for o in out if o is not None])
 
 
-def grpc_stream(target: str, texts: list[str]) -> tuple[float, np.ndarray]:
-    """``EmbedStream`` with REQUEST_TEXTS texts per message."""
-    chunks = [texts[i : i + REQUEST_TEXTS] for i in range(0, len(texts), REQUEST_TEXTS)]
-    with grpc.insecure_channel(target) as channel:
-        stub = embedder_pb2_grpc.EmbedderStub(channel)
-        stub.Embed(embedder_pb2.EmbedRequest(texts=texts[:8]), timeout=120)
-        requests = (
-            embedder_pb2.EmbedStreamRequest(texts=c, batch_id=str(i)) for i, c in enumerate(chunks)
-        )
-        start = time.perf_counter()
-        vectors = [_vectors(r.embeddings) for r in stub.EmbedStream(requests)]
-        elapsed = time.perf_counter() - start
-    return len(texts) / elapsed, np.concatenate(vectors)
-
-
 @dataclass
 class ConcurrentResult:
     throughput: float
@@ -191,6 +188,20 @@ def load_queries(path: Path, n: int) -> list[str]:
     return [t for t in texts if t][:n]
 
 
+def single_queries(target: str, texts: list[str]) -> tuple[float, float]:
+    """One short text per request, one request at a time: (p50 ms, p95 ms)."""
+    with grpc.insecure_channel(target) as channel:
+        stub = embedder_pb2_grpc.EmbedderStub(channel)
+        for text in texts[:10]:  # warm the path
+            stub.Embed(embedder_pb2.EmbedRequest(texts=[text]), timeout=60)
+        ms = []
+        for text in texts:
+            t0 = time.perf_counter()
+            stub.Embed(embedder_pb2.EmbedRequest(texts=[text]), timeout=60)
+            ms.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
 def _verdict(ratio: float, target: float) -> str:
     return "MET" if ratio >= target else "NOT MET"
 
@@ -198,34 +209,45 @@ def _verdict(ratio: float, target: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="BEIR corpus.jsonl")
-    parser.add_argument("--texts", type=int, default=1024, help="abstracts for throughput")
+    parser.add_argument("--texts", type=int, default=256, help="abstracts for throughput")
+    parser.add_argument("--queries", type=int, default=512, help="short claims for the clients")
+    parser.add_argument("--single", type=int, default=200, help="sequential one-query requests")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients")
-    parser.add_argument(
-        "--concurrent-texts", type=int, default=256, help="abstracts the clients send in all"
-    )
-    parser.add_argument(
-        "--queries", type=int, default=512, help="short claims the clients send (0: skip)"
-    )
     parser.add_argument("--in-flight", type=int, default=2, help="Embed requests in flight")
+    parser.add_argument(
+        "--backends",
+        default=",".join(b for b, _ in BACKENDS),
+        help="comma-separated subset of torch,onnx,onnx-int8 (torch is the baseline)",
+    )
+    parser.add_argument(
+        "--batching-on-off", action="store_true", help="also the micro-batching on/off runs"
+    )
+    parser.add_argument(
+        "--concurrent-texts", type=int, default=256, help="abstracts for --batching-on-off"
+    )
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"benchmark data not found: {args.data} (needs ../shared/data)", file=sys.stderr)
         return 2
+    chosen = [(b, env) for b, env in BACKENDS if b in args.backends.split(",")]
 
+    import onnxruntime
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from services.common.onnxrt import cpu_share
     from services.embedder.model import SentenceEmbedder, default_model_dir
 
     texts = load_abstracts(args.data, args.texts)
-    others = load_abstracts(args.data, args.texts + args.concurrent_texts)[args.texts :]
-    others = others or texts[: args.concurrent_texts]
-    queries = load_queries(args.data, args.queries)
+    queries = load_queries(args.data, max(args.queries, args.single))
+    singles = queries[: args.single]
+    claims = queries[: args.queries]
+    torch.set_num_threads(cpu_share())
     print(
         f"embedder benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  "
-        f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), python {platform.python_version()}; "
-        f"load average at start {load_average()}"
+        f"{platform.machine()}, {os.cpu_count()} CPUs (CPU share {cpu_share()}), "
+        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
+        f"python {platform.python_version()}; load average at start {load_average()}"
     )
 
     # -- in process ------------------------------------------------------------------------
@@ -234,60 +256,104 @@ def main(argv: list[str] | None = None) -> int:
     c0, t0 = time.process_time(), time.perf_counter()
     expected = reference.encode(texts, batch_size=REQUEST_TEXTS, convert_to_numpy=True)
     baseline = len(texts) / (time.perf_counter() - t0)
-    rows: list[tuple[str, float, float, str]] = [
-        ("sentence-transformers encode, batch 64 (baseline)", baseline,
-         (time.process_time() - c0) / len(texts), ""),
-    ]  # fmt: skip
+    base_cpu = (time.process_time() - c0) / len(texts)
     del reference
-
-    model = SentenceEmbedder()
-    model.warm_up()
-    probe = model.encode(texts[:REQUEST_TEXTS])
-    for label, sort in (("sorted by length", True), ("input order", False)):
+    rows: list[tuple[str, float, float, str]] = [
+        ("sentence-transformers encode, batch 64 (reference)", baseline, base_cpu, "1"),
+    ]
+    probe = None
+    for name, env in chosen:
+        model = SentenceEmbedder(
+            backend="torch" if name == "torch" else "onnx",
+            quantize=env.get("ARXIVQA_EMBEDDER_QUANTIZE") == "true",
+            max_batch_tokens=None if name == "torch" else 1024,
+        )
+        model.warm_up()
         c0, t0 = time.process_time(), time.perf_counter()
-        result = model.encode(texts, batch_size=REQUEST_TEXTS, sort_by_length=sort)
+        result = model.encode(texts, batch_size=REQUEST_TEXTS)
         rate = len(texts) / (time.perf_counter() - t0)
         cpu = (time.process_time() - c0) / len(texts)
-        rows.append((f"SentenceEmbedder.encode in-process, {label}", rate, cpu, ""))
-        if sort:
-            probe = result
-    del model
+        cos = np.sum(result.vectors * expected, axis=1) / np.linalg.norm(expected, axis=1)
+        rows.append((f"SentenceEmbedder.encode, {name}", rate, cpu, f"{cos.min():.7f}"))
+        probe = result
+        del model
+    assert probe is not None
     tokens = np.array(probe.token_counts)
     print(
-        f"data: {args.data}: {len(texts)} abstracts for throughput (mean {tokens.mean():.0f} "
-        f"tokens, {100 * np.mean(probe.truncated):.0f}% cut at 256), {len(others)} other "
-        f"abstracts and {len(queries)} claims from queries.jsonl for the concurrent clients\n"
+        f"data: {args.data}: {len(texts)} abstracts (mean {tokens.mean():.0f} tokens, "
+        f"{100 * np.mean(probe.truncated):.0f}% cut at 256); {len(claims)} claims from "
+        f"queries.jsonl (short queries)\n"
     )
+    print(f"{'in process, abstracts':<52}{'texts/s':>8}{'vs ref':>8}{'CPU ms/text':>13}  min cos")
+    for name, rate, cpu, cos_text in rows:
+        print(f"{name:<52}{rate:>8.1f}{rate / baseline:>7.2f}x{cpu * 1000:>13.1f}  {cos_text}")
+    print()
 
-    # -- over gRPC: batched requests -------------------------------------------------------
-    with server_process() as (target, pid):
-        c0 = cpu_seconds(pid)
-        embed_rate, embed_vectors = grpc_embed(target, texts, args.in_flight)
-        c1 = cpu_seconds(pid)
-        stream_rate, stream_vectors = grpc_stream(target, texts)
-        c2 = cpu_seconds(pid)
-    for vectors in (embed_vectors, stream_vectors):
+    # -- one server per backend ------------------------------------------------------------
+    served: dict[str, dict[str, float]] = {}
+    for name, env in chosen:
+        with server_process(**env) as (target, pid):
+            c0 = cpu_seconds(pid)
+            p50, p95 = single_queries(target, singles)
+            c1 = cpu_seconds(pid)
+            rate, vectors = grpc_embed(target, texts, args.in_flight)
+            c2 = cpu_seconds(pid)
+            many = concurrent_clients(target, claims, args.clients) if args.clients else None
+            c3 = cpu_seconds(pid)
         cos = np.sum(vectors * expected, axis=1) / np.linalg.norm(expected, axis=1)
-        assert cos.min() >= 0.9999, f"gRPC vectors differ from sentence-transformers: {cos.min()}"
-    rows.append(
-        (f"gRPC Embed, {REQUEST_TEXTS} texts/request, {args.in_flight} in flight", embed_rate,
-         (c1 - c0) / len(texts),
-         f">= {TARGET_GRPC:.1f}x  {_verdict(embed_rate / baseline, TARGET_GRPC)}")
-    )  # fmt: skip
-    rows.append(
-        (f"gRPC EmbedStream, {REQUEST_TEXTS} texts/message", stream_rate,
-         (c2 - c1) / len(texts), "")
-    )  # fmt: skip
-
-    print(f"{'throughput':<58}{'texts/s':>8}{'vs base':>9}{'CPU ms/text':>13}  target")
-    for name, rate, cpu, target_text in rows:
-        print(f"{name:<58}{rate:>8.1f}{rate / baseline:>8.2f}x{cpu * 1000:>13.0f}  {target_text}")
+        served[name] = {
+            "p50": p50,
+            "p95": p95,
+            "single_cpu": (c1 - c0) / (len(singles) + 10) * 1000,
+            "rate": rate,
+            "rate_cpu": (c2 - c1) / len(texts) * 1000,
+            "cos": float(cos.min()),
+            "clients_rate": many.throughput if many else float("nan"),
+            "clients_p50": many.p50_ms if many else float("nan"),
+            "clients_cpu": (c3 - c2) / len(claims) * 1000 if many else float("nan"),
+        }
+    base = served.get("torch")
     print(
-        "(gRPC vectors checked against sentence-transformers: cosine >= 0.9999; "
-        "gRPC CPU is the server process's)\n"
+        f"{'over gRPC (server process)':<28}{'1 query p50':>12}{'p95':>7}{'CPU ms':>8}"
+        f"{'abstracts/s':>13}{'vs torch':>9}{'CPU ms/text':>12}{'min cos':>11}"
+        f"{f'{args.clients} clients/s':>14}{'p50 ms':>8}{'CPU ms':>8}"
     )
+    for name, r in served.items():
+        ratio = r["rate"] / base["rate"] if base else float("nan")
+        print(
+            f"{name:<28}{r['p50']:>12.2f}{r['p95']:>7.2f}{r['single_cpu']:>8.2f}"
+            f"{r['rate']:>13.1f}{ratio:>8.2f}x{r['rate_cpu']:>12.1f}{r['cos']:>11.7f}"
+            f"{r['clients_rate']:>14.1f}{r['clients_p50']:>8.1f}{r['clients_cpu']:>8.2f}"
+        )
+    if "onnx" in served:
+        onnx = served["onnx"]
+        print(
+            f"\nonnx: one short query p50 {onnx['p50']:.2f} ms (target <= "
+            f"{TARGET_SINGLE_P50_MS:.0f} ms: {_verdict(TARGET_SINGLE_P50_MS, onnx['p50'])})"
+            + (f"; p50 vs torch {onnx['p50'] / base['p50']:.2f}x" if base else "")
+        )
+        if base:
+            ratio = onnx["rate"] / base["rate"]
+            print(
+                f"onnx: abstracts throughput {ratio:.2f}x torch (target >= "
+                f"{TARGET_ONNX_VS_TORCH:.1f}x: {_verdict(ratio, TARGET_ONNX_VS_TORCH)}); "
+                f"CPU per abstract {onnx['rate_cpu'] / base['rate_cpu']:.2f}x torch's"
+            )
+    print(
+        "(CPU ms = the server process's user+system time per request or text; vectors over "
+        "gRPC checked against sentence-transformers: min cos)"
+    )
+    if args.batching_on_off:
+        batching_on_off(args, texts)
+    print(f"load average at end {load_average()}")
+    return 0
 
-    # -- concurrent single-text clients, micro-batching on vs off --------------------------
+
+def batching_on_off(args: argparse.Namespace, texts: list[str]) -> None:
+    """Concurrent single-text clients with micro-batching on and off (default backend)."""
+    others = load_abstracts(args.data, args.texts + args.concurrent_texts)[args.texts :]
+    others = others or texts[: args.concurrent_texts]
+    queries = load_queries(args.data, args.queries)
     workloads = [("abstracts", others)] + ([("claims", queries)] if queries else [])
     results: dict[tuple[str, str], tuple[ConcurrentResult, float]] = {}
     for mode, batching in (("off", "false"), ("on", "true")):
@@ -297,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = concurrent_clients(target, items, args.clients)
                 results[(name, mode)] = (r, (cpu_seconds(pid) - c0) / len(items))
     print(
-        f"{args.clients} concurrent clients, 1 text per request"
+        f"\n{args.clients} concurrent clients, 1 text per request"
         f"{'texts/s':>25}{'p50 ms':>9}{'p95 ms':>9}{'CPU ms/text':>13}"
     )
     for name, items in workloads:
@@ -316,8 +382,6 @@ def main(argv: list[str] | None = None) -> int:
             f"(target >= {TARGET_BATCHING:.1f}x: {_verdict(ratio, TARGET_BATCHING)}), "
             f"p50 latency on/off {on.p50_ms / off.p50_ms:.2f}x"
         )
-    print(f"load average at end {load_average()}")
-    return 0
 
 
 if __name__ == "__main__":
