@@ -183,9 +183,18 @@ function field(label, input, help = "") {
     h("label", { for: id }, label), input, help ? h("small", { id: `${id}-help` }, help) : null);
 }
 
+// The filters, folded away on a phone unless some are set (wide screens show them open).
 function filtersFieldset(p) {
+  const set = ["cat", "from", "to", "author"].filter((k) => p.get(k)).length;
+  const open = set > 0 || !window.matchMedia("(max-width: 700px)").matches;
+  return h("details", { class: "filter-box", open },
+    h("summary", {}, set ? `Filters (${set} set)` : "Filters"),
+    filterFields(p));
+}
+
+function filterFields(p) {
   return h("fieldset", { class: "filters" },
-    h("legend", {}, "Filters"),
+    h("legend", { class: "sr-only" }, "Filters"),
     field("Categories", h("input", { id: "f-cat", name: "cat", value: p.get("cat") || "", placeholder: "cs.LG, math.PR", "aria-describedby": "f-cat-help" }), "comma-separated"),
     field("From year", h("input", { id: "f-from", name: "from", type: "number", inputmode: "numeric", min: 1990, max: 2100, value: p.get("from") || "" })),
     field("To year", h("input", { id: "f-to", name: "to", type: "number", inputmode: "numeric", min: 1990, max: 2100, value: p.get("to") || "" })),

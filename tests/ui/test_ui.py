@@ -385,7 +385,16 @@ def test_phone_width_has_no_horizontal_scrolling(
         page.wait_for_selector("li.hit")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+        # The filters are folded away on a phone (the results come first), a tap opens them.
+        assert not page.get_by_label("Categories").is_visible()
+        page.locator("summary", has_text="Filters").click()
+        assert page.get_by_label("Categories").is_visible()
         shoot(page, "phone-search")
+        page.goto(ui(stack, "#/search?q=random+polynomials&cat=math.PR"))
+        page.wait_for_selector("li.hit")
+        assert page.get_by_label("Categories").input_value() == "math.PR"
+        assert page.get_by_label("Categories").is_visible()
+        assert page.locator("summary", has_text="Filters (1 set)").count() == 1
         page.goto(ui(stack, f"#/paper/{neighbourhood.center}"))
         page.wait_for_selector("svg a.node")
         width = page.evaluate("document.documentElement.scrollWidth")
