@@ -51,7 +51,11 @@ def _inverted(years: dict[str, Any] | None) -> bool:
     if not isinstance(years, dict):
         return False
     lo, hi = years.get("year_from"), years.get("year_to")
-    return isinstance(lo, int) and isinstance(hi, int) and lo > 0 and hi > 0 and lo > hi
+
+    def number(v: Any) -> bool:  # JSON Schema counts 423.0 as an integer too
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    return number(lo) and number(hi) and lo > 0 and hi > 0 and lo > hi
 
 
 @pytest.fixture(scope="module")
