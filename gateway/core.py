@@ -13,6 +13,7 @@ retriever metadata only when the retriever can give it.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import threading
 import time
@@ -407,9 +408,10 @@ class Gateway:
 
     # -- building blocks -------------------------------------------------------------------
     def _embed(self, texts: Sequence[str], budget: Budget) -> list[list[float]]:
-        out: list[list[float]] = []
-        for start in range(0, len(texts), self.embed_batch_size):
-            chunk = [t[:EMBED_CHARS] for t in texts[start : start + self.embed_batch_size]]
+        """Vectors in order; texts go in ``embed_batch_size`` chunks, all sent at once, so
+        the embedder always has the next chunk queued (its batcher keeps them apart)."""
+
+        def call(chunk: list[str]) -> list[list[float]]:
             resp = self.clients.call(
                 "embedder",
                 "Embed",
@@ -417,7 +419,23 @@ class Gateway:
                 budget,
                 what="embedding the text",
             )
-            out.extend(list(e.values) for e in resp.embeddings)
+            return [list(e.values) for e in resp.embeddings]
+
+        chunks = [
+            [t[:EMBED_CHARS] for t in texts[start : start + self.embed_batch_size]]
+            for start in range(0, len(texts), self.embed_batch_size)
+        ]
+        if len(chunks) <= 1:
+            return call(chunks[0]) if chunks else []
+        futures = [self._in_background(functools.partial(call, c)) for c in chunks[1:]]
+        try:
+            out = call(chunks[0])
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        for f in futures:
+            out.extend(f.result())
         return out
 
     def _query_vector(self, text: str, budget: Budget) -> Sequence[float]:
@@ -883,8 +901,9 @@ class Gateway:
         result: IngestResult,
         budget: Budget,
     ) -> None:
-        paper_vecs = self._embed([_embed_text(p) for p in papers], budget) if papers else []
-        passage_vecs = self._embed([p.text for p in passages], budget) if passages else []
+        # one call for both kinds, so their chunks reach the embedder back to back
+        vectors = self._embed([_embed_text(p) for p in papers] + [p.text for p in passages], budget)
+        paper_vecs, passage_vecs = vectors[: len(papers)], vectors[len(papers) :]
 
         def requests() -> Iterator[retriever_pb2.UpsertRequest]:
             step = 256

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from gateway_stack import DEAD, Target
 
@@ -120,3 +121,23 @@ def test_ask_embeds_once_and_runs_its_two_searches_side_by_side(
         overlapping += a.start_time < b.end_time and b.start_time < a.end_time
     # Run one after the other they could never overlap; side by side they (nearly) always do.
     assert overlapping >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_chunks_sent_together_come_back_in_order(
+    stack: Any, embedder_model: Any, span_exporter: Any
+) -> None:
+    """Ingest's texts go to the embedder in chunks that are all in flight at once."""
+    clients = Clients(_targets(stack), tracer_provider=span_exporter.provider)
+    gw = Gateway(clients, embed_batch_size=2, tracer_provider=span_exporter.provider)
+    texts = [f"paper {i}: {t}" for i, t in enumerate(["graphs", "quarks", "walks"] * 3)]
+    try:
+        got = np.array(gw._embed(texts, Budget.seconds(60)), dtype=np.float32)
+    finally:
+        gw.close()
+        clients.close()
+    expected = embedder_model.encode(texts).vectors
+    assert got.shape == expected.shape
+    assert np.min(np.sum(got * expected, axis=1)) > 0.9999  # row i is text i
+    assert len(_client_spans(span_exporter, EMBED)) == 5
