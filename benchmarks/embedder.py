@@ -54,6 +54,8 @@ BACKENDS = [
     ("torch", {"ARXIVQA_EMBEDDER_BACKEND": "torch"}),
     ("onnx", {"ARXIVQA_EMBEDDER_BACKEND": "onnx"}),
     ("onnx-int8", {"ARXIVQA_EMBEDDER_BACKEND": "onnx", "ARXIVQA_EMBEDDER_QUANTIZE": "true"}),
+    # two batches side by side, one thread each, instead of one batch on two threads
+    ("onnx-2x1", {"ARXIVQA_EMBEDDER_THREADS": "1", "ARXIVQA_EMBEDDER_BATCH_WORKERS": "2"}),
 ]
 
 
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backends",
         default=",".join(b for b, _ in BACKENDS),
-        help="comma-separated subset of torch,onnx,onnx-int8 (torch is the baseline)",
+        help="comma-separated subset of torch,onnx,onnx-int8,onnx-2x1 (torch is the baseline)",
     )
     parser.add_argument(
         "--batching-on-off", action="store_true", help="also the micro-batching on/off runs"
@@ -263,10 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     probe = None
     for name, env in chosen:
+        if name == "onnx-2x1":
+            continue  # a server configuration: the same model as onnx in-process
         model = SentenceEmbedder(
             backend="torch" if name == "torch" else "onnx",
             quantize=env.get("ARXIVQA_EMBEDDER_QUANTIZE") == "true",
-            max_batch_tokens=None if name == "torch" else 1024,
+            max_batch_tokens=None if name == "torch" else 512,
         )
         model.warm_up()
         c0, t0 = time.process_time(), time.perf_counter()

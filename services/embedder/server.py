@@ -64,7 +64,7 @@ class Settings(ServerSettings):
     batching: bool = Field(True, description="Coalesce concurrent requests into model batches.")
     max_batch_size: int = Field(64, ge=1, le=4096, description="Texts per model batch.")
     max_batch_tokens: int | None = Field(
-        1024,
+        512,
         ge=1,
         le=1_000_000,
         description="Padded tokens (rows x longest row) per forward pass; a model batch is "
