@@ -32,13 +32,25 @@ def status_for(exc: BaseException) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+# Status details travel in a trailer, and grpc drops a call whose metadata exceeds 16 KiB
+# (the caller sees RESOURCE_EXHAUSTED "Stream removed" instead of the real status). A
+# message quoting the caller's input (a 200,000-character id) is cut well below that.
+MAX_DETAILS_CHARS = 2000
+
+
+def details(message: str) -> str:
+    if len(message) <= MAX_DETAILS_CHARS:
+        return message
+    return message[:MAX_DETAILS_CHARS] + f"... ({len(message)} characters, cut)"
+
+
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
     code = status_for(exc)
     if code is grpc.StatusCode.INTERNAL:
         # Never leak a traceback to the caller; it goes to the log, with the trace id.
         log.error("unhandled error in %s", method, exc_info=exc)
         context.abort(code, f"internal error in {method}; see the service log")
-    context.abort(code, str(exc))
+    context.abort(code, details(str(exc)))
 
 
 def check_deadline(context: grpc.ServicerContext, what: str = "the request") -> None:

@@ -27,7 +27,7 @@ HEALTH_NAME = "redis"
 class RedisProbe:
     """``probe()`` returns when Redis answers PING, raises :class:`Unavailable` otherwise."""
 
-    def __init__(self, url: str, timeout: float = 1.0) -> None:
+    def __init__(self, url: str, timeout: float = 2.0) -> None:
         self._client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout
         )

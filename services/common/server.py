@@ -43,7 +43,7 @@ class _Undecodable:
 def _undecodable_message(what: _Undecodable) -> str:
     return (
         "the request message does not parse (strings must be valid UTF-8, fields must "
-        f"match the .proto): {what.reason}"
+        f"match the .proto): {what.reason[:500]}"
     )
 
 
@@ -203,13 +203,17 @@ class GrpcService:
 
         While the probe fails (Redis unreachable) every entry reports NOT_SERVING, so load
         balancers and the gateway's /readyz see the truth; SERVING again once it passes.
+        Two failures in a row are needed, so that one slow answer on a busy machine does
+        not flap the health (a stopped Redis refuses connections at once: ~2 intervals).
         """
         assert self._probe is not None
+        failures = 0
         while not self._stopped.wait(self.probe_interval_seconds):
             try:
                 self._probe()
             except Exception as exc:
-                if self._probe_ok and not self._stopped.is_set():
+                failures += 1
+                if failures >= 2 and self._probe_ok and not self._stopped.is_set():
                     self._probe_ok = False
                     self.set_serving(False)
                     log.warning(
@@ -219,6 +223,7 @@ class GrpcService:
                         exc,
                     )
                 continue
+            failures = 0
             if not self._probe_ok and not self._stopped.is_set():
                 self._probe_ok = True
                 self.set_serving(True)

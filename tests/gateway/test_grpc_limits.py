@@ -299,3 +299,14 @@ def test_an_unpaired_surrogate_is_invalid_argument(
         GetMessageClass(method.input_type).FromString(raw)
     with grpc.insecure_channel(_target(limits_stack, service)) as channel:
         assert _call(channel, method, [raw]) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_huge_id_is_invalid_argument_with_a_short_message(limits_stack: Stack) -> None:
+    """Found by the run above: the graph quoted a 200,000-character id in its status message,
+    grpc dropped the oversized trailer, and the gateway answered INTERNAL."""
+    huge = "x" * 200_000
+    request = gateway_pb2.CitationPathRequest(from_id=huge, to_id="1412.6980")
+    with pytest.raises(grpc.RpcError) as exc:
+        limits_stack.stub.CitationPath(request, timeout=30)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT, exc.value.details()
+    assert len(exc.value.details()) < 3000
