@@ -4,7 +4,6 @@ and what each image copies and configures, checked against the real settings cla
 from __future__ import annotations
 
 import importlib
-import re
 
 import pytest
 from deploy_support import (
@@ -41,7 +40,10 @@ def test_dockerfile_is_multi_stage_with_dependencies_before_source(name: str) ->
     assert any(c.startswith("--from=deps /opt/venv") for c in cfg.copies), cfg.copies
     own = "gateway/" if name == "gateway" else f"services/{name}/"
     sources = sorted(c.split()[0] for c in cfg.copies if not c.startswith("--from"))
-    assert sources == sorted(["arxivqa/", "services/__init__.py", "services/common/", own])
+    shipped = ["models/reader/"] if name == "qa" else []  # the reader it serves by default
+    assert sources == sorted(
+        ["arxivqa/", "services/__init__.py", "services/common/", own, *shipped]
+    )
 
 
 def test_the_deps_stage_would_install_exactly_the_pyproject_extra() -> None:
@@ -118,9 +120,20 @@ def test_dockerignore_keeps_weights_data_and_venv_out_of_the_context() -> None:
     ]
     assert lines[0] == "*", "allow-list: ignore everything, then re-include"
     included = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert included == {"pyproject.toml", "constraints.txt", "arxivqa", "services", "gateway"}
+    assert included == {
+        "pyproject.toml",
+        "constraints.txt",
+        "arxivqa",
+        "services",
+        "gateway",
+        "models/reader",
+        "models/reader/*.safetensors",
+    }
     for pattern in ("**/*.safetensors", "**/*.bin", "**/__pycache__"):
         assert pattern in lines
+    # The one weights file let back in is the shipped reader's, and only after the rule that
+    # keeps every other *.safetensors out (the last matching line wins).
+    assert lines.index("!models/reader/*.safetensors") > lines.index("**/*.safetensors")
     # Everything an image COPYs from the context is inside what .dockerignore lets through.
     for name in ALL_IMAGES:
         for op, rest in (
@@ -130,8 +143,10 @@ def test_dockerignore_keeps_weights_data_and_venv_out_of_the_context() -> None:
         ):
             if op == "COPY" and not rest.startswith("--from"):
                 for src in rest.split()[:-1]:
-                    top = re.split(r"/", src)[0]
-                    assert top in included, f"{name} copies {src}, excluded by .dockerignore"
+                    path = src.rstrip("/")
+                    assert any(path == inc or path.startswith(inc + "/") for inc in included), (
+                        f"{name} copies {src}, excluded by .dockerignore"
+                    )
                     assert (ROOT / src).exists(), f"{name} copies {src}, which does not exist"
 
 
