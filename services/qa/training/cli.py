@@ -288,16 +288,39 @@ def _resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_facts(folder: Path, tracking_uri: str | None) -> dict[str, float] | None:
+    """The training metrics of the MLflow run a resolved reader folder came from.
+
+    ``resolve_reader_source`` names its folders ``v<version>-<run id>``.
+    """
+    from services.qa.training.pipeline import TRAINING_FACTS
+    from services.qa.training.registry import Store
+
+    _, _, run_id = folder.name.partition("-")
+    if not run_id:
+        return None
+    metrics = Store.from_env(tracking_uri).client(create=False).get_run(run_id).data.metrics
+    facts = {k: float(metrics[k]) for k in TRAINING_FACTS if k in metrics}
+    return {"run_id": run_id, **facts}  # type: ignore[dict-item]
+
+
 def _ship(args: argparse.Namespace) -> int:
     from services.qa.training.pipeline import XQUAD, default_data_dir
     from services.qa.training.registry import resolve_reader_source
     from services.qa.training.ship import SHIPPED_DIR, ship
 
     source = args.source
+    training: dict[str, float] | None = None
     if source.startswith("models:/"):
         source = resolve_reader_source(source, tracking_uri=args.tracking_uri)
+        training = _run_facts(Path(source), args.tracking_uri)
     out = args.out or SHIPPED_DIR
-    card = ship(Path(source), out, xquad=(args.data_dir or default_data_dir()) / XQUAD)
+    card = ship(
+        Path(source),
+        out,
+        xquad=(args.data_dir or default_data_dir()) / XQUAD,
+        training=training,
+    )
     _out(f"shipped {source} to {out}")
     for name, digest in card["weights_sha256"].items():
         _out(f"  {name} sha256 {digest}")

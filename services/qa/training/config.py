@@ -49,7 +49,7 @@ class TrainConfig:
     device: str = ""  # "" = cuda when torch sees one, else cpu
     #: > 0: the learning-rate schedule runs over this wall-clock budget and training stops
     #: at its end (whichever of steps and time comes first), so the default run ends on time
-    time_budget_minutes: float = 55.0
+    time_budget_minutes: float = 80.0
     group_by_length: bool = True  # batches of similar length, padded to their longest
     pad_to_max: bool = False  # pad every batch to max_seq_len (the old loop; for timing)
     freeze_embeddings: bool = True  # word embeddings not trained

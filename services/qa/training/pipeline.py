@@ -76,6 +76,16 @@ EVAL_SOURCES: dict[str, str] = {
     "qed-dev": "qed_squad_dev.json",
     "fairytaleqa-val": "fairytaleqa_squad_val.json",
 }
+#: run metrics the reader's card keeps (the model card states how it was trained)
+TRAINING_FACTS = (
+    "train_steps",
+    "train_seconds",
+    "seconds_per_step",
+    "windows_seen",
+    "windows_per_second",
+    "prepare_seconds",
+    "evaluate_seconds",
+)
 #: the development set the no-answer margin is chosen on (never XQuAD: it reports)
 CALIBRATION_SET = "qed-dev"
 
@@ -267,6 +277,7 @@ def write_card(
     calibration: Calibration | None,
     params: Mapping[str, Any],
     commit: str,
+    training: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """``arxivqa_reader.json`` beside the weights: their SHA-256 (verified at load), the
     no-answer margin, EM/F1 per set, the data and hyper-parameters."""
@@ -292,6 +303,7 @@ def write_card(
             else None
         ),
         "training_commit": commit,
+        "training": dict(training or {}),
         "params": dict(params),
     }
     (model_dir / READER_CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
@@ -355,13 +367,6 @@ def run(options: PipelineOptions) -> PipelineResult:
             f"max_answer_tokens={reader.limits.default_max_answer_tokens}"
         )
         tags = git_info()
-        write_card(
-            model_dir,
-            scores=scores,
-            calibration=calibration,
-            params=params,
-            commit=tags.get("mlflow.source.git.commit", "unknown"),
-        )
         metrics = {
             "train_seconds": result.seconds,
             "train_steps": result.steps,
@@ -375,6 +380,14 @@ def run(options: PipelineOptions) -> PipelineResult:
         if calibration is not None:
             metrics["no_answer_margin"] = calibration.chosen.margin
             metrics["calibration_f1"] = calibration.chosen.f1
+        write_card(
+            model_dir,
+            scores=scores,
+            calibration=calibration,
+            params=params,
+            commit=tags.get("mlflow.source.git.commit", "unknown"),
+            training={k: metrics[k] for k in TRAINING_FACTS},
+        )
         run_id, version = log_and_register(
             store,
             model_dir=model_dir,
