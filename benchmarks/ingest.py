@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 pids = {k: p.pid for k, p in procs.items()}
                 pids["redis"] = server._proc.pid if server._proc else 0
                 before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+                _children_cpu()  # not the stopped processes of the previous backend
                 t0 = time.perf_counter()
                 out = subprocess.run(
                     [
