@@ -612,13 +612,30 @@ function render() {
     else a.removeAttribute("aria-current");
   }
   document.title = `${view[0].toUpperCase()}${view.slice(1)} · arxivqa`;
+  // Busy until the view has its results; then `data-rendered` names the URL they are for.
+  root.setAttribute("aria-busy", "true");
+  delete root.dataset.rendered;
+  const hash = location.hash;
+  let shown;
   if (view === "paper") {
     const id = decodeURIComponent(path.slice("/paper/".length));
-    return viewPaper(root, id, params, token);
+    shown = viewPaper(root, id, params, token);
+  } else {
+    const views = { search: viewSearch, ask: viewAsk, rank: viewRank, path: viewPath };
+    shown = (views[view] || viewSearch)(root, params, token);
   }
-  const views = { search: viewSearch, ask: viewAsk, rank: viewRank, path: viewPath };
-  return (views[view] || viewSearch)(root, params, token);
+  Promise.resolve(shown).finally(() => {
+    if (token !== current) return;
+    root.setAttribute("aria-busy", "false");
+    root.dataset.rendered = hash;
+  });
 }
+
+// "Skip to content" moves the focus without touching the URL (its fragment is the view).
+document.querySelector("a.skip").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  document.getElementById("main").focus();
+});
 
 // A new view: start at its top, with the keyboard focus there too (the old view's element
 // that had it is gone).

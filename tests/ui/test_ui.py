@@ -37,6 +37,11 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
+def settled(page: Any) -> None:
+    """Wait until the view shows its results for the URL now in the address bar."""
+    page.wait_for_function("document.getElementById('view').dataset.rendered === location.hash")
+
+
 def hit_ids(page: Any) -> list[str]:
     return page.locator("li.hit").evaluate_all("els => els.map(e => e.dataset.id)")
 
@@ -58,6 +63,7 @@ def test_root_redirects_to_the_page_and_everything_it_loads_is_served_here(
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+    assert page.url == ui(stack), "the skip link must not change the view in the URL"
 
 
 def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
@@ -261,14 +267,14 @@ def test_filters_and_paging_change_the_results(stack: Stack, page: Any) -> None:
     page.get_by_label("Meaning").check()
     page.wait_for_url(re.compile(r"mode=meaning"))
     assert "page=" not in page.url
-    page.wait_for_function("!document.querySelector('.skeleton')")
+    settled(page)
     api = stack.client.post(
         "/v1/search", json={"query": "random polynomials", "mode": "vector", "k": 10}
     ).json()
     assert hit_ids(page) == [h["paper"]["id"] for h in api["hits"]]
     page.get_by_label("Keywords").check()
     page.wait_for_url(re.compile(r"mode=keywords"))
-    page.wait_for_function("!document.querySelector('.skeleton')")
+    settled(page)
     assert hit_ids(page) == first
 
     page.get_by_label("Categories").fill("math.PR")
@@ -277,7 +283,7 @@ def test_filters_and_paging_change_the_results(stack: Stack, page: Any) -> None:
     page.get_by_label("Search papers").press("Enter")
     page.wait_for_url(re.compile(r"cat=math\.PR"))
     assert "page=" not in page.url
-    page.wait_for_function("!document.querySelector('.skeleton')")
+    settled(page)
     filtered = hit_ids(page)
     api = stack.client.post(
         "/v1/search",
@@ -315,7 +321,7 @@ def test_rank_and_path_views_show_what_the_api_returns(
     page.get_by_label("From year").fill("2015")
     page.get_by_role("button", name="Rank", exact=True).click()
     page.wait_for_url(re.compile(r"cat=cs\.CV"))
-    page.wait_for_function("!document.querySelector('.skeleton')")
+    settled(page)
     api = stack.client.get(
         "/v1/rank", params={"k": 10, "category": "cs.CV", "year_from": 2015}
     ).json()
@@ -424,7 +430,7 @@ def test_author_and_category_links_lead_to_filtered_results(stack: Stack, page: 
     category = chip.inner_text()
     chip.click()
     page.wait_for_url(re.compile(rf"cat={re.escape(quote(category))}"))
-    page.wait_for_function("!document.querySelector('.skeleton')")
+    settled(page)
     assert "q=random+polynomials" in page.url
     api = stack.client.post(
         "/v1/search",
