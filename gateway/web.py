@@ -570,7 +570,10 @@ class HttpServer:
     """uvicorn serving an app from a background thread, on a socket bound up front."""
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say
+        # so, and without it a keep-alive response waits ~40 ms (Nagle + delayed ACK)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._sock.bind((host, port))
