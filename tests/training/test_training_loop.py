@@ -213,3 +213,29 @@ def test_default_config_validates_and_new_options_are_checked() -> None:
         replace(TrainConfig(), mismatch_ratio=2.0).validate()
     with pytest.raises(InvalidArgument, match="time_budget_minutes"):
         replace(TrainConfig(), time_budget_minutes=-1).validate()
+
+
+def test_ship_writes_float16_weights_a_verified_card_and_a_model_card(
+    tiny_reader_dir: Path, tmp_path: Path
+) -> None:
+    from safetensors import safe_open
+
+    from services.qa.reader import verify_model_dir
+    from services.qa.training.ship import ship
+
+    src = _with_card(tiny_reader_dir, tmp_path / "src", margin=2.5)
+    card = json.loads((src / READER_CARD).read_text())
+    card["scores"] = {"xquad-en": {"em": 50.0, "f1": 66.0, "questions": 10}}
+    (src / READER_CARD).write_text(json.dumps(card))
+    out = tmp_path / "models" / "reader"
+    facts = {"train_steps": 12, "train_seconds": 60.0, "windows_seen": 192}
+    shipped = ship(src, out, training={"run_id": "abc", **facts})
+    with safe_open(str(out / "model.safetensors"), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    assert verify_model_dir(out)["weights_sha256"] == shipped["weights_sha256"]
+    assert shipped["training"]["run_id"] == "abc" and shipped["no_answer_margin"] == 2.5
+    text = (out / "README.md").read_text()
+    assert "| xquad-en | 10 | 50.0 | 66.0 |" in text and "Trained 12 steps" in text
+    reader = Reader(str(out), max_seq_len=64, stride=16)  # loads as float32 and answers
+    reader.warm_up()
+    assert reader.answer(EXAMPLES[0].question, [Passage(EXAMPLES[0].context)]).answers
