@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         for proc in procs.values():
             stop(proc)
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _children_cpu() -> float:
