@@ -139,6 +139,9 @@ class Reader:
         quantize: bool = False,
         concurrency: int = 1,
         no_answer_margin: float | None = None,
+        backend: str = "torch",
+        threads: int | None = None,
+        cache_dir: Path | None = None,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         if not source or not source.strip():
@@ -156,6 +159,12 @@ class Reader:
             raise InvalidArgument(f"batch_size must be at least 1, got {batch_size}")
         if concurrency < 1:
             raise InvalidArgument(f"concurrency must be at least 1, got {concurrency}")
+        if backend not in ("torch", "onnx"):
+            raise InvalidArgument(f"backend must be 'torch' or 'onnx', got {backend!r}")
+        self.backend = backend
+        self._threads = threads
+        self._cache_dir = cache_dir
+        self._session: Any = None
         self.source = source.strip()
         self.max_seq_len = max_seq_len
         self.stride = stride
@@ -220,7 +229,9 @@ class Reader:
             self._input_names = frozenset(
                 n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sig
             )
-            if self.quantize:
+            if self.backend == "onnx":
+                self._session = self._onnx_session(path, model)
+            elif self.quantize:
                 model = torch.ao.quantization.quantize_dynamic(
                     model, {torch.nn.Linear}, dtype=torch.qint8
                 )
@@ -244,6 +255,55 @@ class Reader:
                     "seconds": round(time.perf_counter() - t0, 2),
                 },
             )
+
+    def _onnx_session(self, path: str, model: Any) -> Any:
+        """An ONNX Runtime session on an export of ``model`` (start/end logits), cached by
+        the weights' SHA-256 (``services.common.onnxrt``); int8 when ``quantize``."""
+        from services.common import onnxrt
+
+        weights = onnxrt.weights_file(Path(path)) if Path(path).is_dir() else None
+        if weights is None:
+            log.warning(
+                "the onnx backend exports from a local model directory; serving with torch",
+                extra={"model": path},
+            )
+            self.backend = "torch"
+            return None
+        names = sorted(
+            self._input_names, key=("input_ids", "attention_mask", "token_type_ids").index
+        )
+
+        class _Logits(torch.nn.Module):
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, *args: Any) -> tuple[Any, Any]:
+                out = self.inner(**dict(zip(names, args, strict=True)), return_dict=True)
+                return out.start_logits, out.end_logits
+
+        def export(out: Path) -> None:
+            sample = {n: torch.ones((1, 16), dtype=torch.long) for n in names}
+            axes = {
+                "start_logits": {0: "batch", 1: "sequence"},
+                "end_logits": {0: "batch", 1: "sequence"},
+            }
+            onnxrt.export_torch(
+                _Logits(model.eval()),
+                out,
+                inputs=sample,
+                outputs=["start_logits", "end_logits"],
+                output_axes=axes,
+            )
+
+        onnx_path = onnxrt.cached_onnx(
+            kind="qa-span-logits",
+            weights_sha256=onnxrt.sha256_file(weights),
+            export=export,
+            quantize=self.quantize,
+            cache_dir=self._cache_dir,
+        )
+        return onnxrt.make_session(onnx_path, self._threads)
 
     def _load(self, path: str) -> tuple[Any, Any]:
         from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
@@ -283,6 +343,8 @@ class Reader:
                 path,
                 output_loading_info=True,
                 dtype=torch.float32 if str(self.device).startswith("cpu") else "auto",
+                # the ONNX export needs plain (eager) attention; torch keeps its default
+                **({"attn_implementation": "eager"} if self.backend == "onnx" else {}),
             )
         except ValueError as exc:
             raise ModelNotUsable(
@@ -577,6 +639,10 @@ class Reader:
         }
         if "token_type_ids" in tensors and chunk[0].token_type_ids is None:
             del tensors["token_type_ids"]
+        if self._session is not None:
+            feed = {i.name: inputs[i.name] for i in self._session.get_inputs()}
+            start, end = self._session.run(["start_logits", "end_logits"], feed)
+            return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
         with torch.inference_mode():
             out = self._model(**tensors)
         return (

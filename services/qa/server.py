@@ -6,6 +6,7 @@ ARXIVQA_QA_MODEL=/models/distilbert-base-cased-distilled-squad python -m service
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from opentelemetry import trace
 from pydantic import Field, field_validator, model_validator
@@ -46,8 +47,22 @@ class Settings(ServerSettings):
     stride: int = Field(128, ge=0, description="Tokens shared by consecutive windows.")
     batch_size: int = Field(16, ge=1, le=1024, description="Windows per model call.")
     device: str = Field("cpu", description="torch device, e.g. cpu or cuda:0.")
-    quantize: bool = Field(False, description="Dynamic int8 quantisation of Linear layers (CPU).")
-    torch_threads: int = Field(0, ge=0, le=256, description="torch intra-op threads; 0 = default.")
+    backend: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="onnx = ONNX Runtime on an export of the weights (cached under CACHE_DIR by "
+        "their SHA-256; torch for a hub id); torch = transformers + torch.",
+    )
+    quantize: bool = Field(
+        True,
+        description="int8: dynamic quantisation of the ONNX export (onnx) or of the Linear "
+        "layers (torch). The shipped reader loses 0.03 F1 on XQuAD-en with onnx int8.",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where ONNX exports are kept; unset = $ARXIVQA_DATA_DIR/cache/onnx."
+    )
+    torch_threads: int = Field(
+        0, ge=0, le=256, description="Model intra-op threads (torch and onnx); 0 = CPU share."
+    )
     inference_concurrency: int = Field(
         1, ge=1, le=64, description="Requests running the model at the same time."
     )
@@ -56,6 +71,11 @@ class Settings(ServerSettings):
     max_question_chars: int = Field(2_000, ge=1, description="Longest question in characters.")
     default_top_k: int = Field(3, ge=1, le=50, description="Answers returned when top_k is 0.")
     default_max_answer_tokens: int = Field(30, ge=1, description="Answer length when 0 is sent.")
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _blank_cache_dir_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("model", mode="before")
     @classmethod
@@ -94,6 +114,9 @@ def build_reader(
         quantize=settings.quantize,
         concurrency=settings.inference_concurrency,
         no_answer_margin=settings.no_answer_margin,
+        backend=settings.backend,
+        threads=settings.torch_threads or None,
+        cache_dir=settings.cache_dir,
         limits=Limits(
             max_passages=settings.max_passages,
             max_total_chars=settings.max_total_chars,

@@ -94,7 +94,7 @@ def test_model_info(served) -> None:  # type: ignore[no-untyped-def]
     info = stub.GetModelInfo(qa_pb2.GetModelInfoRequest(), timeout=5)
     assert info.architecture == "BertForQuestionAnswering"
     assert (info.max_seq_len, info.stride, info.max_passages) == (64, 16, 3)
-    assert info.device == "cpu" and not info.quantized
+    assert info.device == "cpu" and info.quantized  # the default: int8 ONNX export
 
 
 def test_reflection_lists_the_reader(served) -> None:  # type: ignore[no-untyped-def]
