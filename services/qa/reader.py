@@ -231,7 +231,7 @@ class Reader:
             )
             if self.backend == "onnx":
                 self._session = self._onnx_session(path, model)
-            elif self.quantize:
+            if self._session is None and self.quantize:  # torch (or onnx fell back to it)
                 model = torch.ao.quantization.quantize_dynamic(
                     model, {torch.nn.Linear}, dtype=torch.qint8
                 )
