@@ -23,7 +23,6 @@ torch and onnx are imported only to export; serving needs only onnxruntime and n
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from services.common.errors import FailedPrecondition
+from services.common.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,6 @@ def _cgroup_quota() -> float | None:
     except (OSError, ValueError):
         return None
     return quota / period if quota > 0 and period > 0 else None
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def weights_file(model_dir: Path) -> Path | None:

@@ -15,7 +15,6 @@ SHA-256 before anything is loaded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from services.common.errors import FailedPrecondition, InvalidArgument
+from services.common.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +68,6 @@ class EncodeResult:
         return EncodeResult(
             self.vectors[start:stop], self.truncated[start:stop], self.token_counts[start:stop]
         )
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_weights(path: Path, expected: str) -> str:

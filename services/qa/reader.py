@@ -40,6 +40,7 @@ import torch
 from opentelemetry import trace
 
 from services.common.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
+from services.common.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,9 @@ class Reader:
 
         onnx_path = onnxrt.cached_onnx(
             kind="qa-span-logits",
-            weights_sha256=onnxrt.sha256_file(weights),
+            # the card's digest was checked against the file at load (verify_model_dir)
+            weights_sha256=self.card.get("weights_sha256", {}).get(weights.name)
+            or sha256_file(weights),
             export=export,
             quantize=self.quantize,
             cache_dir=self._cache_dir,
@@ -747,16 +750,6 @@ def _spans(
 READER_CARD = "arxivqa_reader.json"
 
 
-def sha256_path(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_model_dir(path: Path) -> dict[str, Any]:
     """Read ``READER_CARD`` (if any) and check the weights' SHA-256 it records.
 
@@ -781,7 +774,7 @@ def verify_model_dir(path: Path) -> dict[str, Any]:
         weights = path / name
         if not weights.is_file():
             raise ModelNotUsable(f"{path}: {name} is missing (listed in {READER_CARD})")
-        actual = sha256_path(weights)
+        actual = sha256_file(weights)
         if actual != digest:
             raise ModelNotUsable(
                 f"{weights} has SHA-256 {actual}, but {READER_CARD} records {digest}: the "

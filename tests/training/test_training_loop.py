@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from services.common.hashing import sha256_file
 from services.qa.random_models import save_random_bert
-from services.qa.reader import READER_CARD, ModelNotUsable, Passage, Reader, sha256_path
+from services.qa.reader import READER_CARD, ModelNotUsable, Passage, Reader
 from services.qa.training.data import GoldAnswer, QAExample, build_train_features
 from services.qa.training.evaluate import (
     Prediction,
@@ -162,7 +163,7 @@ def _with_card(src: Path, dst: Path, margin: float) -> Path:
 
     shutil.copytree(src, dst)
     card = {
-        "weights_sha256": {"model.safetensors": sha256_path(dst / "model.safetensors")},
+        "weights_sha256": {"model.safetensors": sha256_file(dst / "model.safetensors")},
         "no_answer_margin": margin,
     }
     (dst / READER_CARD).write_text(json.dumps(card))

@@ -38,14 +38,6 @@ class QAExample:
     source: str  # the file it was read from
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _expect(cond: bool, where: str, what: str) -> None:
     if not cond:
         raise InvalidArgument(f"{where}: {what}")

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from services.common.errors import InvalidArgument
+from services.common.hashing import sha256_file
 from services.qa.training import data as prep
 from services.qa.training.evaluate import (
     AbstentionPoint,
@@ -157,17 +158,17 @@ def prepare(options: PipelineOptions) -> PreparedData:
         )
         train_ex += train_part
         eval_sets["covidqa-heldout"] = held
-        files[COVIDQA] = prep.sha256_file(root / COVIDQA)
+        files[COVIDQA] = sha256_file(root / COVIDQA)
         for fname, share in options.train_sources:
             loaded = prep.load_squad(root / fname)
             picked = prep.subsample(loaded, share, options.split_seed)
             train_ex += picked
-            files[fname] = prep.sha256_file(root / fname)
+            files[fname] = sha256_file(root / fname)
             params[f"data.train.{_safe(fname)}.share"] = share
             params[f"data.train.{_safe(fname)}.questions"] = len(picked)
         for name, fname in EVAL_SOURCES.items():
             eval_sets[name] = prep.load_squad(root / fname)
-            files[fname] = prep.sha256_file(root / fname)
+            files[fname] = sha256_file(root / fname)
         params.update(
             {
                 "split.seed": options.split_seed,
@@ -178,12 +179,12 @@ def prepare(options: PipelineOptions) -> PreparedData:
         )
     for path in options.train_files:
         train_ex += prep.load_squad(path)
-        files[Path(path).name] = prep.sha256_file(Path(path))
+        files[Path(path).name] = sha256_file(Path(path))
     for name, path in options.eval_files:
         if name in eval_sets:
             raise InvalidArgument(f"eval set name {name!r} is used twice")
         eval_sets[name] = prep.load_squad(path)
-        files[Path(path).name] = prep.sha256_file(Path(path))
+        files[Path(path).name] = sha256_file(Path(path))
     if not train_ex:
         raise InvalidArgument("no training data: give --train files or use the default data")
     if not eval_sets:
@@ -283,10 +284,10 @@ def write_card(
     no-answer margin, EM/F1 per set, the data and hyper-parameters."""
     import json
 
-    from services.qa.reader import READER_CARD, sha256_path
+    from services.qa.reader import READER_CARD
 
     card = {
-        "weights_sha256": {f.name: sha256_path(f) for f in sorted(model_dir.glob("*.safetensors"))},
+        "weights_sha256": {f.name: sha256_file(f) for f in sorted(model_dir.glob("*.safetensors"))},
         "no_answer_margin": round(calibration.chosen.margin, 4) if calibration else 0.0,
         "scores": {
             n: {"em": round(v.exact_match, 2), "f1": round(v.f1, 2), "questions": v.questions}
