@@ -17,8 +17,10 @@ import time
 from typing import Any
 
 import redis
+from pydantic import Field
 
 from services.common.errors import FailedPrecondition, Unavailable
+from services.common.settings import ServerSettings
 
 HEALTH_NAME = "redis"
 """The grpc.health.v1 service name under which the retriever and graph report Redis."""
@@ -111,3 +113,40 @@ class Durability:
 
     def close(self) -> None:
         self._client.close()
+
+
+class RedisServiceSettings(ServerSettings):
+    """Settings of a service that writes to Redis (retriever, graph): durable writes and the
+    Redis health probe, and the two objects built from them."""
+
+    redis_url: str
+    durable_writes: bool = Field(
+        True,
+        description="Acknowledge a write (Upsert, AddCitations) only after Redis has fsynced it "
+        "to its append-only file (WAITAOF; needs appendonly yes). False: acknowledge once "
+        "applied.",
+    )
+    durable_timeout_ms: int = Field(
+        5000, ge=1, le=600_000, description="How long to wait for that fsync (UNAVAILABLE after)."
+    )
+    health_probe_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often health pings Redis (NOT_SERVING while it fails)."
+    )
+
+    def durability(self, marker_key: str) -> Durability:
+        prefix = str(self.model_config.get("env_prefix", ""))
+        return Durability(
+            self.redis_url,
+            enabled=self.durable_writes,
+            timeout_ms=self.durable_timeout_ms,
+            marker_key=marker_key,
+            setting=f"{prefix}DURABLE_WRITES",
+        )
+
+    def redis_health(self) -> dict[str, Any]:
+        """``GrpcService`` keyword arguments: Redis as a named health entry, probed."""
+        return {
+            "probe": RedisProbe(self.redis_url),
+            "probe_name": HEALTH_NAME,
+            "probe_interval_seconds": self.health_probe_seconds,
+        }

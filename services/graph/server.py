@@ -11,9 +11,9 @@ from pydantic_settings import SettingsConfigDict
 
 from arxivqa.graph.v1 import graph_pb2, graph_pb2_grpc
 from services.common.logging import configure_logging
-from services.common.redis_health import HEALTH_NAME, Durability, RedisProbe
+from services.common.redis_health import RedisServiceSettings
 from services.common.server import GrpcService, serve
-from services.common.settings import ServerSettings, load_settings
+from services.common.settings import load_settings
 from services.common.telemetry import configure_tracing
 from services.graph.citations import DEFAULT_PREFIX, CitationGraph
 from services.graph.servicer import CitationGraphServicer
@@ -21,7 +21,7 @@ from services.graph.servicer import CitationGraphServicer
 SERVICE_NAME = graph_pb2.DESCRIPTOR.services_by_name["CitationGraph"].full_name
 
 
-class Settings(ServerSettings):
+class Settings(RedisServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ARXIVQA_GRAPH_", extra="ignore")
 
     port: int = Field(50054, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
@@ -36,17 +36,6 @@ class Settings(ServerSettings):
         ge=0,
         description="After writes, serve a cached PageRank this young (marked stale) "
         "instead of recomputing; 0 = recompute on the first Rank after any write.",
-    )
-    durable_writes: bool = Field(
-        True,
-        description="Acknowledge AddCitations only after Redis has fsynced the edges to its "
-        "append-only file (WAITAOF; needs appendonly yes). False: acknowledge once applied.",
-    )
-    durable_timeout_ms: int = Field(
-        5000, ge=1, le=600_000, description="How long to wait for that fsync (UNAVAILABLE after)."
-    )
-    health_probe_seconds: float = Field(
-        1.0, gt=0, le=60, description="How often health pings Redis (NOT_SERVING while it fails)."
     )
 
 
@@ -64,13 +53,7 @@ def create_server(
             rank_refresh_seconds=settings.rank_refresh_seconds,
             tracer_provider=tracer_provider,
         )
-    durability = Durability(
-        settings.redis_url,
-        enabled=settings.durable_writes,
-        timeout_ms=settings.durable_timeout_ms,
-        marker_key=f"{settings.key_prefix}durability-mark",
-        setting="ARXIVQA_GRAPH_DURABLE_WRITES",
-    )
+    durability = settings.durability(f"{settings.key_prefix}durability-mark")
     servicer = CitationGraphServicer(graph, durability=durability)
     core = graph
 
@@ -87,9 +70,7 @@ def create_server(
         ),
         warm_up=warm_up,
         tracer_provider=tracer_provider,
-        probe=RedisProbe(settings.redis_url),
-        probe_name=HEALTH_NAME,
-        probe_interval_seconds=settings.health_probe_seconds,
+        **settings.redis_health(),
     )
     return service, service.port
 

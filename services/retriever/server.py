@@ -11,9 +11,9 @@ from pydantic_settings import SettingsConfigDict
 
 from arxivqa.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.common.logging import configure_logging
-from services.common.redis_health import HEALTH_NAME, Durability, RedisProbe
+from services.common.redis_health import RedisServiceSettings
 from services.common.server import GrpcService, serve
-from services.common.settings import ServerSettings, load_settings
+from services.common.settings import load_settings
 from services.common.telemetry import configure_tracing
 from services.retriever.index import IndexConfig, RetrieverIndex
 from services.retriever.servicer import RetrieverServicer
@@ -22,7 +22,7 @@ SERVICE_NAME = retriever_pb2.DESCRIPTOR.services_by_name["Retriever"].full_name
 _DEFAULTS = IndexConfig()
 
 
-class Settings(ServerSettings):
+class Settings(RedisServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ARXIVQA_RETRIEVER_", extra="ignore")
 
     port: int = Field(50052, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
@@ -50,17 +50,6 @@ class Settings(ServerSettings):
     passage_weight: float = Field(_DEFAULTS.passage_weight, gt=0, le=100)
     scorer: str = Field(_DEFAULTS.scorer, pattern=r"^(BM25STD|BM25|TFIDF|TFIDF\.DOCNORM)$")
     upsert_chunk: int = Field(_DEFAULTS.upsert_chunk, ge=1, le=100000)
-    durable_writes: bool = Field(
-        True,
-        description="Acknowledge an Upsert only after Redis has fsynced it to its "
-        "append-only file (WAITAOF; needs appendonly yes). False: acknowledge once applied.",
-    )
-    durable_timeout_ms: int = Field(
-        5000, ge=1, le=600_000, description="How long to wait for that fsync (UNAVAILABLE after)."
-    )
-    health_probe_seconds: float = Field(
-        1.0, gt=0, le=60, description="How often health pings Redis (NOT_SERVING while it fails)."
-    )
 
     def index_config(self) -> IndexConfig:
         return IndexConfig(
@@ -92,13 +81,7 @@ def create_server(
         index = RetrieverIndex(
             settings.redis_url, settings.index_config(), tracer_provider=tracer_provider
         )
-    durability = Durability(
-        settings.redis_url,
-        enabled=settings.durable_writes,
-        timeout_ms=settings.durable_timeout_ms,
-        marker_key=f"{settings.index_prefix}:durability-mark",
-        setting="ARXIVQA_RETRIEVER_DURABLE_WRITES",
-    )
+    durability = settings.durability(f"{settings.index_prefix}:durability-mark")
     servicer = RetrieverServicer(index, durability=durability)
 
     def warm_up() -> None:
@@ -114,9 +97,7 @@ def create_server(
         ),
         warm_up=warm_up,
         tracer_provider=tracer_provider,
-        probe=RedisProbe(settings.redis_url),
-        probe_name=HEALTH_NAME,
-        probe_interval_seconds=settings.health_probe_seconds,
+        **settings.redis_health(),
     )
     return service, service.port
 
