@@ -2,7 +2,11 @@
 
 Subcommands (``run`` is the default when the first argument is an option or absent):
 
-  run       prepare -> train -> evaluate -> register (alias candidate) -> promote (gate)
+  run       prepare -> train -> evaluate -> register (alias candidate) -> promote (gate);
+            with --trained DIR, a reader `train` made elsewhere is evaluated and registered
+  train     prepare -> train only, into --out DIR with a training record (no MLflow): for a
+            GPU machine; then `run --trained DIR` where the MLflow store is
+  score     EM/F1 of a reader folder on the eval sets (nothing registered)
   estimate  time a few real training steps and a sample of evaluation; extrapolate
   promote   apply the gate to the candidate (or --version N) without retraining
   resolve   print the local directory a models:/ reference resolves to
@@ -38,6 +42,19 @@ def _eval_file(value: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
+def _share(value: str) -> tuple[str, float]:
+    name, sep, frac = value.partition("=")
+    try:
+        share = float(frac)
+    except ValueError:
+        share = -1.0
+    if not sep or not name or not 0 < share <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected FILE=FRACTION with 0 < FRACTION <= 1, got {value!r}"
+        )
+    return name, share
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     d = _DEFAULTS
     p.add_argument(
@@ -71,6 +88,15 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=FILE",
         help="extra named SQuAD-format eval set (repeatable)",
+    )
+    p.add_argument(
+        "--share",
+        action="append",
+        type=_share,
+        default=[],
+        metavar="FILE=FRACTION",
+        help="share of a default training file's questions (repeatable; default shares: "
+        "pipeline.TRAIN_SOURCES)",
     )
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument(
@@ -120,8 +146,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace, *, promote: bool = True) -> PipelineOptions:
 
-    from services.qa.training.pipeline import PipelineOptions
+    from services.common.errors import InvalidArgument
+    from services.qa.training.pipeline import TRAIN_SOURCES, PipelineOptions
 
+    shares = dict(TRAIN_SOURCES)
+    for name, share in args.share:
+        if name not in shares:
+            raise InvalidArgument(
+                f"--share {name}: not a default training file; those are {', '.join(shares)}"
+            )
+        shares[name] = share
     cfg = TrainConfig(
         base_model=args.base,
         max_seq_len=args.max_seq_len,
@@ -143,6 +177,7 @@ def _options(args: argparse.Namespace, *, promote: bool = True) -> PipelineOptio
         train_files=tuple(args.train),
         eval_files=tuple(args.eval),
         eval_limit=args.eval_limit,
+        train_sources=tuple(shares.items()),
         promote=promote,
         tracking_uri=args.tracking_uri,
     )
@@ -157,6 +192,26 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="the whole pipeline (default)")
     _add_run_options(p_run)
     p_run.add_argument("--no-promote", action="store_true", help="stop after registering")
+    p_run.add_argument(
+        "--trained",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="skip training: evaluate, register and gate the reader `train --out DIR` made",
+    )
+    p_train = sub.add_parser("train", help="prepare and train only, into --out (no MLflow)")
+    _add_run_options(p_train)
+    p_train.add_argument("--out", type=Path, required=True, help="a new folder for the reader")
+    p_train.add_argument(
+        "--float16", action="store_true", help="store the weights in float16 (half the size)"
+    )
+    p_score = sub.add_parser("score", help="EM/F1 of a reader folder on the eval sets")
+    _add_run_options(p_score)
+    p_score.add_argument("model", type=Path, help="a reader folder")
+    p_score.add_argument(
+        "--set", action="append", default=[], dest="sets", help="eval set name (repeatable)"
+    )
+    p_score.add_argument("--json", type=Path, default=None, help="also write the scores here")
     p_est = sub.add_parser("estimate", help="time real steps and extrapolate the full run")
     _add_run_options(p_est)
     p_est.add_argument("--steps", type=int, default=20, help="training steps to time")
@@ -198,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "estimate":
             return _estimate(args)
+        if args.command == "train":
+            return _train(args)
+        if args.command == "score":
+            return _score(args)
         if args.command == "promote":
             return _promote(args)
         if args.command == "ship":
@@ -211,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from services.qa.training.pipeline import run
 
-    res = run(_options(args, promote=not args.no_promote))
+    res = run(_options(args, promote=not args.no_promote), trained=args.trained)
     _out(f"run {res.run_id}: registered reader version {res.version} (alias candidate)")
     _out(
         f"trained {res.train.steps} steps, {res.train.windows_seen} of "
@@ -238,6 +297,37 @@ def _run(args: argparse.Namespace) -> int:
     _out("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()))
     if res.decision is not None:
         _out(("PROMOTED: " if res.decision.promoted else "NOT PROMOTED: ") + res.decision.reason)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from services.qa.training.pipeline import train_only
+
+    rec = train_only(_options(args, promote=False), args.out, float16=args.float16)
+    r = rec["result"]
+    _out(
+        f"trained {r['steps']} steps, {r['windows_seen']} of {rec['features']['windows']} "
+        f"windows in {r['seconds']:.0f} s ({r['seconds_per_step']:.3f} s/step, "
+        f"{r['windows_per_second']:.1f} windows/s on {r['device']}) -> {args.out}"
+    )
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    import json
+
+    from services.qa.training.pipeline import score
+
+    scores = score(_options(args, promote=False), args.model, args.sets)
+    _out(f"{'eval set':<20} {'questions':>9} {'EM':>7} {'F1':>7}")
+    for name, s in scores.items():
+        _out(f"{name:<20} {s.questions:>9} {s.exact_match:>7.2f} {s.f1:>7.2f}")
+    if args.json is not None:
+        table = {
+            n: {"em": s.exact_match, "f1": s.f1, "questions": s.questions}
+            for n, s in scores.items()
+        }
+        args.json.write_text(json.dumps(table, indent=2) + "\n")
     return 0
 
 

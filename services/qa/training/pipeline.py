@@ -13,6 +13,7 @@ margin on QED dev paired with wrong passages, and records it with the model.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -53,6 +54,7 @@ from services.qa.training.train import (
     TrainConfig,
     TrainResult,
     load_tokenizer,
+    pick_device,
     total_steps,
     train,
 )
@@ -228,7 +230,8 @@ def git_info() -> dict[str, str]:
 
     commit = git("rev-parse", "HEAD")
     if not commit:
-        return {"mlflow.source.git.commit": "unknown"}
+        # a copy of the tree without .git (a GPU machine): the caller may say which commit
+        return {"mlflow.source.git.commit": os.environ.get("ARXIVQA_GIT_COMMIT", "") or "unknown"}
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", "services/qa")
     return {"mlflow.source.git.commit": commit, "git.dirty_services_qa": str(bool(dirty)).lower()}
 
@@ -282,7 +285,6 @@ def write_card(
 ) -> dict[str, Any]:
     """``arxivqa_reader.json`` beside the weights: their SHA-256 (verified at load), the
     no-answer margin, EM/F1 per set, the data and hyper-parameters."""
-    import json
 
     from services.qa.reader import READER_CARD
 
@@ -320,14 +322,13 @@ def _records(
     }
 
 
-def run(options: PipelineOptions) -> PipelineResult:
-    """Run every step; returns what was trained, measured, registered and decided."""
-    cfg = options.train
-    cfg.validate()
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    data = prepare(options)
-    tokenizer = load_tokenizer(cfg.resolved_base())
+#: the record ``train_only`` writes beside the weights it trained
+TRAINING_RECORD = "arxivqa_training.json"
+
+
+def _features(
+    data: PreparedData, tokenizer: Any, cfg: TrainConfig
+) -> tuple[prep.TrainFeatures, dict[str, int]]:
     _check_questions(data, tokenizer, cfg)
     feats = prep.build_train_features(
         data.train_examples,
@@ -338,7 +339,7 @@ def run(options: PipelineOptions) -> PipelineResult:
         mismatch_ratio=cfg.mismatch_ratio,
         seed=cfg.seed,
     )
-    features = {
+    counts = {
         "windows": len(feats),
         "windows_with_answer": feats.windows_with_answer,
         "windows_without_answer": feats.windows_without_answer,
@@ -346,28 +347,155 @@ def run(options: PipelineOptions) -> PipelineResult:
         "windows_mismatched": feats.windows_mismatched,
         "answers_not_in_any_window": feats.answers_not_in_any_window,
     }
-    seconds["prepare"] = time.perf_counter() - t0
-    log.info("prepared %d training questions into %s", len(data.train_examples), features)
+    return feats, counts
+
+
+def _base_weights(source: str) -> dict[str, str]:
+    """SHA-256 of the base model's weight files (a local folder; empty for a hub id)."""
+    folder = Path(source)
+    if not folder.is_dir():
+        return {}
+    return {f.name: sha256_file(f) for f in sorted(folder.glob("*.safetensors"))}
+
+
+def train_only(options: PipelineOptions, out_dir: Path, *, float16: bool = False) -> dict[str, Any]:
+    """Prepare and train only, with no MLflow: the weights, tokenizer and a training record
+    (``arxivqa_training.json``: hyper-parameters, data hashes, window counts, steps, seconds,
+    the machine) go to ``out_dir``, for ``run(options, trained=out_dir)`` to evaluate,
+    register and promote where the MLflow store is. For a GPU machine that has torch and
+    transformers but not the rest of the stack."""
+    import platform
+
+    cfg = options.train
+    cfg.validate()
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise InvalidArgument(f"{out_dir} is not empty: give a new folder for the trained reader")
+    t0 = time.perf_counter()
+    data = prepare(options)
+    tokenizer = load_tokenizer(cfg.resolved_base())
+    feats, counts = _features(data, tokenizer, cfg)
+    prepare_seconds = time.perf_counter() - t0
+    result = train(cfg, feats, tokenizer, out_dir)
+    if float16:  # half the size to carry; what ships anyway
+        from services.qa.training.train import load_qa_model
+
+        model = load_qa_model(str(out_dir))
+        for f in out_dir.glob("*.safetensors"):
+            f.unlink()
+        model.half().save_pretrained(out_dir, safe_serialization=True)
+    gpu = torch.cuda.get_device_name(0) if result.device.startswith("cuda") else ""
+    record = {
+        "config": cfg.as_params(),
+        "base_weights_sha256": _base_weights(cfg.resolved_base()),
+        "data": data.params,
+        "features": counts,
+        "result": asdict(result),
+        "prepare_seconds": prepare_seconds,
+        "stored_dtype": "float16" if float16 else "float32",
+        "git": git_info(),
+        "machine": {
+            "host": platform.node(),
+            "processor": platform.machine(),
+            "gpu": gpu,
+            "torch": torch.__version__,
+            "cpu_threads": torch.get_num_threads(),
+        },
+    }
+    (out_dir / TRAINING_RECORD).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    log.info("trained reader and its record written to %s", out_dir)
+    return record
+
+
+def _load_trained(folder: Path, data: PreparedData) -> dict[str, Any]:
+    """The training record of a folder ``train_only`` wrote, checked against this machine's
+    data: the registered run must say truthfully which files the reader was trained on."""
+
+    path = folder / TRAINING_RECORD
+    if not path.is_file():
+        raise InvalidArgument(
+            f"{folder} has no {TRAINING_RECORD}: give a folder written by "
+            "`python -m services.qa.training train --out DIR`"
+        )
+    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    theirs = {k: v for k, v in record.get("data", {}).items() if k.endswith(".sha256")}
+    ours = {k: v for k, v in data.params.items() if k.endswith(".sha256")}
+    differ = sorted(k for k in theirs.keys() & ours.keys() if theirs[k] != ours[k])
+    if differ:
+        raise InvalidArgument(
+            f"{folder} was trained on other data than this machine has: {', '.join(differ)} "
+            "differ; evaluate it against the same files"
+        )
+    return record
+
+
+def run(options: PipelineOptions, trained: Path | None = None) -> PipelineResult:
+    """Run every step; returns what was trained, measured, registered and decided.
+
+    With ``trained`` (a folder written by ``train_only``, e.g. on a GPU machine), training
+    is skipped: that reader is evaluated, calibrated, registered with its training record's
+    hyper-parameters, figures and machine, and put through the gate."""
+    cfg = options.train
+    cfg.validate()
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    data = prepare(options)
+    record: dict[str, Any] | None = None
+    feats: prep.TrainFeatures | None = None
+    tokenizer: Any = None
+    if trained is not None:
+        record = _load_trained(trained, data)
+        features = dict(record["features"])
+        seconds["prepare"] = float(record["prepare_seconds"])
+    else:
+        tokenizer = load_tokenizer(cfg.resolved_base())
+        feats, features = _features(data, tokenizer, cfg)
+        seconds["prepare"] = time.perf_counter() - t0
+        log.info("prepared %d training questions into %s", len(data.train_examples), features)
     work = data_dir() / "cache" / "training"
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         model_dir = Path(tmp) / "model"
-        result = train(cfg, feats, tokenizer, model_dir)
+        if record is not None and trained is not None:
+            import shutil
+
+            shutil.copytree(trained, model_dir)
+            (model_dir / TRAINING_RECORD).unlink()
+            result = TrainResult(**record["result"])
+            device = str(pick_device(None))
+        else:
+            assert feats is not None
+            result = train(cfg, feats, tokenizer, model_dir)
+            device = result.device
         seconds["train"] = result.seconds
         t1 = time.perf_counter()
-        reader = load_reader(model_dir, result.device, options.eval_batch_size)
+        reader = load_reader(model_dir, device, options.eval_batch_size)
         scores, preds = evaluate_sets(reader, data.eval_sets)
         calibration = calibrate(reader, data.eval_sets, preds)
         seconds["evaluate"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         store = Store.from_env(options.tracking_uri)
         params = {**cfg.as_params(), **data.params}
+        if record is not None:
+            params.update(record["config"])
+            params.update(record["data"])
+            params["trained_elsewhere.stored_dtype"] = record.get("stored_dtype", "float32")
+            for k, v in record.get("machine", {}).items():
+                params[f"trained_elsewhere.{k}"] = v
+            if record.get("selection"):  # chosen among configurations on the dev sets
+                params["trained_elsewhere.selection"] = json.dumps(record["selection"])
+            for k, v in record.get("base_weights_sha256", {}).items():
+                params[f"base_model.{_safe(k)}.sha256"] = v
         params.update({f"features.{k}": v for k, v in features.items()})
         params["eval.reader"] = (
             f"max_seq_len={reader.max_seq_len} stride={reader.stride} "
             f"max_answer_tokens={reader.limits.default_max_answer_tokens}"
         )
         tags = git_info()
+        trained_git = (record or {}).get("git", {})
+        if trained_git.get("mlflow.source.git.commit", "unknown") != "unknown":
+            # the code that trained it is the code that counts; this one evaluated it
+            tags["evaluated_at.git.commit"] = tags.get("mlflow.source.git.commit", "unknown")
+            tags.update(trained_git)
         metrics = {
             "train_seconds": result.seconds,
             "train_steps": result.steps,
@@ -405,7 +533,7 @@ def run(options: PipelineOptions) -> PipelineResult:
 
         def re_evaluate(prod_dir: Path) -> dict[str, EvalRecord]:
             log.info("re-evaluating production on this run's eval sets")
-            prod_reader = load_reader(prod_dir, result.device, options.eval_batch_size)
+            prod_reader = load_reader(prod_dir, device, options.eval_batch_size)
             prod_scores, _ = evaluate_sets(prod_reader, data.eval_sets)
             return _records(prod_scores, data.eval_sets)
 
@@ -414,6 +542,22 @@ def run(options: PipelineOptions) -> PipelineResult:
         seconds["promote"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
     return PipelineResult(run_id, version, result, scores, decision, features, seconds, calibration)
+
+
+def score(options: PipelineOptions, model_dir: Path, sets: Sequence[str] = ()) -> dict[str, Scores]:
+    """EM/F1 of a reader folder on the eval sets (all, or those named), through the
+    serving ``Reader``; nothing is registered. For choosing between runs on the
+    development sets without touching the sets that report."""
+    data = prepare(options)
+    unknown = sorted(set(sets) - data.eval_sets.keys())
+    if unknown:
+        raise InvalidArgument(
+            f"unknown eval set(s) {', '.join(unknown)}; known: {', '.join(data.eval_sets)}"
+        )
+    chosen = {n: ex for n, ex in data.eval_sets.items() if not sets or n in sets}
+    reader = load_reader(model_dir, str(pick_device(None)), options.eval_batch_size)
+    scores, _ = evaluate_sets(reader, chosen)
+    return scores
 
 
 @dataclass(frozen=True)
@@ -483,16 +627,7 @@ def estimate(
     w0, c0 = _clocks()
     data = prepare(options)
     tokenizer = load_tokenizer(cfg.resolved_base())
-    _check_questions(data, tokenizer, cfg)
-    feats = prep.build_train_features(
-        data.train_examples,
-        tokenizer,
-        max_seq_len=cfg.max_seq_len,
-        doc_stride=cfg.doc_stride,
-        neg_ratio=cfg.neg_ratio,
-        mismatch_ratio=cfg.mismatch_ratio,
-        seed=cfg.seed,
-    )
+    feats, _ = _features(data, tokenizer, cfg)
     w1, c1 = _clocks()
     phases = [Phase("prepare (measured)", 1, w1 - w0, c1 - c0)]
     n_steps = total_steps(len(feats), cfg)

@@ -59,13 +59,16 @@ def load_tokenizer(source: str) -> Any:
 
 
 def load_qa_model(source: str) -> Any:
+    """The model in float32, whatever dtype its weights are stored in (transformers 5
+    loads a float16 checkpoint, such as the shipped reader, as float16 by default, and
+    training in float16 without loss scaling goes wrong)."""
     from transformers import AutoModelForQuestionAnswering
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "qa_outputs newly initialised" report is expected
     try:
-        return AutoModelForQuestionAnswering.from_pretrained(source)
+        return AutoModelForQuestionAnswering.from_pretrained(source, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise InvalidArgument(
             f"cannot load {source!r} as a question-answering model: {exc}"
@@ -136,6 +139,9 @@ def train(
         raise InvalidArgument("no training windows: the training files yielded no features")
     seed_everything(config.seed)
     device = pick_device(config.device or None)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 tensor cores for the matmuls
+        torch.backends.cudnn.allow_tf32 = True
     model = load_qa_model(config.resolved_base()).to(device)
     model.train()
     if config.freeze_embeddings:
