@@ -1,4 +1,4 @@
-"""The shared runtime: settings errors, health lifecycle, reflection, graceful stop."""
+"""The shared runtime: settings errors, health lifecycle, reflection, graceful stop; arXiv ids."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from services.common.arxiv import Paper, canonical_id, parse_paper, year_of_id
+from services.common.errors import InvalidArgument
 from services.common.healthcheck import check
 from services.common.server import GrpcService
 from services.common.settings import ServerSettings, load_settings
@@ -86,3 +88,67 @@ def test_stop_goes_not_serving_before_the_server_closes() -> None:
         watch.cancel()
     assert stopped.wait(5)
     time.sleep(0.05)
+
+
+# -- arXiv ids (services.common.arxiv: one vocabulary for the graph, the retriever's parser
+# and the gateway) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("1412.6980", "1412.6980"),
+        ("1412.6980v2", "1412.6980"),
+        ("arXiv:2301.01234v11", "2301.01234"),
+        (" 0704.0001 ", "0704.0001"),
+        ("hep-th/9901001", "hep-th/9901001"),
+        ("math.GT/0309136v1", "math.GT/0309136"),
+        ("cond-mat/0001001", "cond-mat/0001001"),
+    ],
+)
+def test_valid_arxiv_ids_are_canonicalised(raw: str, canonical: str) -> None:
+    assert canonical_id(raw) == canonical
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "1412.698",  # too short
+        "2301.1234",  # 4 digits after 2014
+        "1105.01141",  # 5 digits before 2015 (a typo present in the shared data)
+        "0703.0001",  # before the new scheme started
+        "1413.0001",  # month 13
+        "hep-th/9901",
+        "hep-th/0813001",  # month 13
+        "hep-th/0901001",  # old style ended in 2007
+        "1412.6980 OR x",
+        "1412.6980v",
+        "1412.6980v2v3",
+        "../etc/passwd",
+        "\u0661\u0664\u0661\u0662.\u0666\u0669\u0668\u0660",  # 1412.6980 in Arabic-Indic digits
+    ],
+)
+def test_malformed_ids_are_invalid_argument_naming_the_id(raw: str) -> None:
+    with pytest.raises(InvalidArgument, match="malformed arXiv id") as exc:
+        canonical_id(raw)
+    assert repr(raw) in str(exc.value)
+
+
+def test_year_comes_from_the_id_versioned_or_not() -> None:
+    assert year_of_id("1412.6980") == year_of_id("1412.6980v3") == 2014
+    assert year_of_id("hep-th/9901001") == year_of_id("hep-th/9901001v2") == 1999
+    assert year_of_id("math/0101001") == 2001
+    assert year_of_id("math.GT/0309136") == 2003
+    # The shape is enough for a year, even where canonical_id rejects the digit count.
+    assert year_of_id("1105.01141") == 2011
+    assert year_of_id("weird") is None
+
+
+def test_a_versioned_record_keeps_its_id_and_joins_on_the_canonical_one() -> None:
+    """What the retriever's parser keeps (the id as given, version included) and what the
+    graph stores (the versionless id) meet on canonical_id: the join key of the two."""
+    paper = parse_paper({"id": "2101.00001v2", "title": "T"})
+    assert isinstance(paper, Paper)
+    assert paper.id == "2101.00001v2" and paper.year == 2021
+    assert canonical_id(paper.id) == canonical_id("2101.00001") == "2101.00001"

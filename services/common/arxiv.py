@@ -11,10 +11,18 @@ Metadata records (one JSON object per line) look like
 
 Full text records look like ``{"id", "paragraphs": [{"section", "text"}]}``;
 :func:`parse_fulltext` / :func:`read_fulltext` turn them into :class:`Passage` lists.
+
+arXiv identifiers (the one vocabulary every service and the gateway share): new style
+``YYMM.NNNN`` (0704-1412) / ``YYMM.NNNNN`` (1501 on), old style ``archive[.SC]/YYMMNNN``
+(``hep-th/9901001``, ``math.GT/0309136``), each with an optional version suffix (``v2``).
+:func:`canonical_id` is a paper's versionless key (``arXiv:2101.00001v2`` -> ``2101.00001``),
+what the citation graph stores and what joins a versioned id to its paper;
+:func:`year_of_id` reads the year out of an id of either style, versioned or not.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -24,10 +32,16 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from services.common.errors import InvalidArgument
+
 _WS = re.compile(r"\s+")
-# New-style ids: YYMM.NNNN or YYMM.NNNNN (optionally vN); old style: archive[.SUB]/YYMMNNN.
-_NEW_ID = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}(v\d+)?$")
-_OLD_ID = re.compile(r"^[a-z-]+(\.[A-Z]{2})?/(\d{2})(\d{2})\d{3}(v\d+)?$")
+# The shape of an id (ASCII digits only: \d would also match other scripts' digits).
+# New style: YYMM.NNNN or YYMM.NNNNN; old style: archive[.SC]/YYMMNNN; either with vN.
+_NEW_ID = re.compile(r"([0-9]{2})([0-9]{2})\.([0-9]{4,5})(v[0-9]+)?")
+_OLD_ID = re.compile(
+    r"([a-z]+(?:-[a-z]+)*)(\.[A-Za-z]+(?:-[A-Za-z]+)*)?/([0-9]{2})([0-9]{2})([0-9]{3})(v[0-9]+)?"
+)
+_ARXIV_PREFIX = re.compile(r"^arxiv:", re.IGNORECASE)
 # unarXive placeholders: {{formula:UUID}}, {{cite:...}}, {{figure:...}}, {{table:...}}.
 _PLACEHOLDER = re.compile(r"\{\{(\w+):[^{}]*\}\}")
 
@@ -102,15 +116,54 @@ def _authors(record: dict[str, Any]) -> list[str]:
     return out
 
 
-def _year_from_id(paper_id: str) -> int | None:
-    m = _NEW_ID.match(paper_id)
+def year_of_id(paper_id: str) -> int | None:
+    """The year an id encodes (``1412.6980v2`` -> 2014, ``hep-th/9901001`` -> 1999), or None.
+
+    Reads the shape only: the year of a well-shaped id that :func:`canonical_id` would
+    reject for its digit count (``1105.01141`` -> 2011) is still returned.
+    """
+    m = _NEW_ID.fullmatch(paper_id)
     if m:
         return 2000 + int(m.group(1))
-    m = _OLD_ID.match(paper_id)
+    m = _OLD_ID.fullmatch(paper_id)
     if m:
-        yy = int(m.group(2))
+        yy = int(m.group(3))
         return (1900 if yy >= 91 else 2000) + yy
     return None
+
+
+def canonical_id(raw: str) -> str:
+    """The versionless key of an arXiv id, or ``InvalidArgument`` naming it.
+
+    Surrounding spaces, an ``arXiv:`` prefix and a version suffix are dropped
+    (``" arXiv:2301.01234v11"`` -> ``"2301.01234"``): a paper, not one of its versions.
+    The date is checked (month 01-12, new style from 0704, old style 1991-2007) and so is
+    the digit count (4 until 1412, 5 from 1501), so ``1105.01141`` is malformed.
+    """
+    return _canonical_id(raw)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _canonical_id(raw: str) -> str:
+    # Cached: a bulk load sees each id many times (a raise is not cached).
+    text = _ARXIV_PREFIX.sub("", raw.strip())
+    m = _NEW_ID.fullmatch(text)
+    if m:
+        yy, mm, number = int(m.group(1)), int(m.group(2)), m.group(3)
+        digits = 5 if yy >= 15 else 4
+        if 1 <= mm <= 12 and (yy, mm) >= (7, 4) and len(number) == digits:
+            return f"{m.group(1)}{m.group(2)}.{number}"
+        raise InvalidArgument(
+            f"malformed arXiv id {raw!r}: YYMM.NNNN from 0704 to 1412, YYMM.NNNNN from 1501"
+        )
+    m = _OLD_ID.fullmatch(text)
+    if m:
+        yy, mm = int(m.group(3)), int(m.group(4))
+        if 1 <= mm <= 12 and (yy >= 91 or yy <= 7):
+            return text[: m.start(6)] if m.group(6) else text
+    raise InvalidArgument(
+        f"malformed arXiv id {raw!r}: expected e.g. '1412.6980', '2301.01234v2' or 'hep-th/9901001'"
+    )
 
 
 def _first_version_year(versions: Any) -> int | None:
@@ -159,7 +212,7 @@ def parse_paper(record: str | dict[str, Any], line_no: int = 0) -> Paper | Recor
     if year is None and iso_date is not None:
         year = int(iso_date[:4])
     if year is None:
-        year = _year_from_id(paper_id)
+        year = year_of_id(paper_id)
     return Paper(
         id=paper_id,
         title=normalise_text(title),
