@@ -15,8 +15,9 @@ from services.common.redis_health import RedisServiceSettings
 from services.common.server import GrpcService, serve
 from services.common.settings import load_settings
 from services.common.telemetry import configure_tracing
-from services.graph.citations import DEFAULT_PREFIX, CitationGraph
+from services.graph.citations import CitationGraph
 from services.graph.servicer import CitationGraphServicer
+from services.graph.store import DEFAULT_PREFIX
 
 SERVICE_NAME = graph_pb2.DESCRIPTOR.services_by_name["CitationGraph"].full_name
 

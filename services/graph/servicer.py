@@ -1,4 +1,4 @@
-"""``arxivqa.graph.v1.CitationGraph``: protobuf <-> ``citations`` domain objects."""
+"""``arxivqa.graph.v1.CitationGraph``: protobuf <-> the core's domain objects."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from arxivqa.graph.v1 import graph_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.grpc_errors import check_deadline, handle_errors
 from services.common.redis_health import Durability
-from services.graph.citations import (
+from services.graph.citations import CitationGraph
+from services.graph.domain import (
     AddResult,
-    CitationGraph,
     Direction,
     PaperAttributes,
     PaperInfo,

@@ -1,7 +1,8 @@
 """The graph service on the real arXiv 2023 citation graph (168,919 edges, 24,394 papers).
 
 Loaded once per module through the real gRPC API into the session's Redis (own key prefix),
-then checked against networkx working directly on the TSV.
+then checked against the TSV itself: counts, degrees, paths and reasons with networkx
+working on the TSV, PageRank against its definition (the fixed-point equation).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import redis
 from arxivqa.graph.v1 import graph_pb2 as pb
 from arxivqa.graph.v1 import graph_pb2_grpc
 from services.common.server import GrpcService
-from services.graph.citations import CitationGraph, read_citations_tsv, read_papers_jsonl
+from services.graph.citations import CitationGraph
+from services.graph.readers import read_citations_tsv, read_papers_jsonl
 from services.graph.server import Settings, create_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
@@ -122,38 +124,61 @@ def test_most_cited_paper_is_adam_with_2400_citations(loaded: Loaded) -> None:
     assert counts == sorted(counts, reverse=True)
 
 
-def test_pagerank_equals_networkx(loaded: Loaded) -> None:
-    expected = nx.pagerank(loaded.ref)
-    resp = loaded.stub.Rank(pb.RankRequest(k=100))
-    assert resp.ranked_nodes == len(expected)
-    best = sorted(expected, key=lambda n: (-expected[n], n))[:100]
-    assert [r.paper.paper_id for r in resp.results] == best
-    for r in resp.results:
-        assert r.score == pytest.approx(expected[r.paper.paper_id], abs=1e-12)
-    # Every node, not just the top: the core's scores.
+def _pagerank_residual(g: nx.DiGraph, scores: dict[str, float], alpha: float = 0.85) -> float:
+    """L1 distance between ``scores`` and one PageRank step applied to them (0 at the fixed
+    point): each paper gets (1 - alpha)/N, plus alpha times its citers' scores split over
+    their references, plus alpha times the rank of papers citing nothing, spread over all."""
+    n = g.number_of_nodes()
+    dangling = sum(scores[v] for v in g if g.out_degree(v) == 0)
+    step = dict.fromkeys(g, (1 - alpha) / n + alpha * dangling / n)
+    for u, v in g.edges():
+        step[v] += alpha * scores[u] / g.out_degree(u)
+    return sum(abs(step[v] - scores[v]) for v in g)
+
+
+def _core_pagerank(loaded: Loaded, **restrict) -> dict[str, float]:  # type: ignore[no-untyped-def]
     core = CitationGraph(loaded.url, prefix=PREFIX)
-    core.warm_up()
-    got = core.pagerank()
-    assert got.keys() == expected.keys()
-    assert max(abs(got[n] - expected[n]) for n in expected) < 1e-12
-    core.close()
+    try:
+        core.warm_up()
+        return core.pagerank(**restrict)
+    finally:
+        core.close()
 
 
-def test_restricted_pagerank_equals_networkx_on_the_induced_subgraph(loaded: Loaded) -> None:
+def test_pagerank_is_the_fixed_point_on_the_tsv_graph(loaded: Loaded) -> None:
+    # Checked against the definition on the graph read straight from the TSV (not against
+    # networkx's pagerank, which the service itself runs).
+    got = _core_pagerank(loaded)
+    assert got.keys() == set(loaded.ref)
+    assert sum(got.values()) == pytest.approx(1.0)
+    # networkx stops once an iteration moves the scores less than N * 1e-6 (L1).
+    assert _pagerank_residual(loaded.ref, got) < len(got) * 1e-6
+    # The service ranks by the same scores, best first, ties by id.
+    resp = loaded.stub.Rank(pb.RankRequest(k=100))
+    assert resp.ranked_nodes == len(got) and resp.ranked_edges == loaded.ref.number_of_edges()
+    best = sorted(got, key=lambda n: (-got[n], n))[:100]
+    assert [r.paper.paper_id for r in resp.results] == best
+    assert [r.score for r in resp.results] == pytest.approx([got[n] for n in best], abs=1e-12)
+
+
+def test_restricted_pagerank_is_the_fixed_point_on_the_induced_subgraph(loaded: Loaded) -> None:
     cats = {
         p.paper_id: p.categories for p in read_papers_jsonl(loaded.data / "arxiv2023_papers.jsonl")
     }
     keep = [n for n in loaded.ref if "cs.CL" in cats[n] and 2018 <= 2000 + int(n[:2]) <= 2020]
-    expected = nx.pagerank(loaded.ref.subgraph(keep))
+    induced = loaded.ref.subgraph(keep)
+    got = _core_pagerank(loaded, categories=["cs.CL"], year_min=2018, year_max=2020)
+    assert got.keys() == set(keep)
+    assert sum(got.values()) == pytest.approx(1.0)
+    assert _pagerank_residual(induced, got) < len(got) * 1e-6
     resp = loaded.stub.Rank(
         pb.RankRequest(k=20, categories=["cs.CL"], year_min=2018, year_max=2020)
     )
-    assert resp.ranked_nodes == len(keep)
-    assert [r.paper.paper_id for r in resp.results] == sorted(
-        expected, key=lambda n: (-expected[n], n)
-    )[:20]
+    assert (resp.ranked_nodes, resp.ranked_edges) == (len(keep), induced.number_of_edges())
+    best = sorted(got, key=lambda n: (-got[n], n))[:20]
+    assert [r.paper.paper_id for r in resp.results] == best
     for r in resp.results:
-        assert r.score == pytest.approx(expected[r.paper.paper_id], abs=1e-12)
+        assert r.score == pytest.approx(got[r.paper.paper_id], abs=1e-12)
         assert "cs.CL" in r.paper.categories and 2018 <= r.paper.year <= 2020
 
 
