@@ -448,17 +448,23 @@ class CitationGraph:
         max_nodes: int = 100,
         direction: Direction = Direction.BOTH,
     ) -> SubgraphResult:
-        """Breadth-first ego network: nearest first, then most cited, then by id."""
+        """Breadth-first ego network: nearest first, then most cited, then by id; each node
+        with its PageRank over the whole graph (the cached one ``rank`` serves)."""
         if not 1 <= depth <= MAX_DEPTH:
             raise InvalidArgument(f"depth must be 1-{MAX_DEPTH}, got {depth}")
         if not 1 <= max_nodes <= MAX_SUBGRAPH_NODES:
             raise InvalidArgument(f"max_nodes must be 1-{MAX_SUBGRAPH_NODES}, got {max_nodes}")
         self._require_loaded()
         with self._lock.read():
+            self._known(paper_id)  # a bad id fails before PageRank is computed for nothing
+        ranked, _ = self._ranked()  # before the read lock: it takes that lock itself
+        with self._lock.read():
             centre = self._known(paper_id)
             ego = algorithms.ego_network(self._graph, centre, depth, max_nodes, direction)
             nodes = [(self._info(n), d) for n, d in ego.hops.items()]
-            return SubgraphResult(nodes, ego.edges, ego.truncated)
+            # A node added after the cached PageRank was computed has none yet: 0.
+            pagerank = {n: ranked.scores.get(n, 0.0) for n in ego.hops}
+            return SubgraphResult(nodes, ego.edges, ego.truncated, pagerank)
 
     # -- stats ----------------------------------------------------------------------------
     def stats(self) -> GraphStats:

@@ -116,6 +116,8 @@ class SubgraphResult:
     nodes: list[tuple[PaperInfo, int]]  # (paper, hops from the centre)
     edges: list[tuple[str, str]]
     truncated: bool
+    # Each node's PageRank over the whole graph (not over this subgraph).
+    pagerank: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

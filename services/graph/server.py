@@ -36,7 +36,7 @@ class Settings(RedisServiceSettings):
         0.0,
         ge=0,
         description="After writes, serve a cached PageRank this young (marked stale) "
-        "instead of recomputing; 0 = recompute on the first Rank after any write.",
+        "instead of recomputing; 0 = recompute on the first Rank or Subgraph after any write.",
     )
 
 

@@ -236,7 +236,10 @@ class CitationGraphServicer(graph_pb2_grpc.CitationGraphServicer):
             direction=_direction(request.direction),
         )
         return pb.SubgraphResponse(
-            nodes=[pb.SubgraphNode(paper=_paper(p), depth=d) for p, d in r.nodes],
+            nodes=[
+                pb.SubgraphNode(paper=_paper(p), depth=d, pagerank=r.pagerank.get(p.paper_id, 0.0))
+                for p, d in r.nodes
+            ],
             edges=[pb.Citation(citing_id=a, cited_id=b) for a, b in r.edges],
             truncated=r.truncated,
         )

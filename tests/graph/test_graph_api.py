@@ -227,6 +227,19 @@ def test_recommend_path_subgraph_stats_remove(running: Running) -> None:
         "2301.00001",
         "1502.03167",
     ]
+    stats = stub.GetStats(pb.GetStatsRequest())
+    assert (stats.nodes, stats.edges, stats.components) == (4, 3, 1)
+    assert not stats.HasField("last_pagerank_at")
+    sub = stub.Subgraph(pb.SubgraphRequest(paper_id=HUB, depth=1, max_nodes=2))
+    assert {n.paper.paper_id: n.depth for n in sub.nodes} == {HUB: 0, "2301.00001": 1}
+    assert sub.truncated
+    # Each node's PageRank over the whole graph (4 papers, not the 2 drawn), by hand with
+    # alpha 0.85: HUB and 1502.03167 cite nothing, so their rank D is spread over all four.
+    # Each citer c = 0.15/4 + 0.85 D/4 with D = 1 - 2c: c = 0.25/1.425 = 10/57;
+    # HUB = c + 0.85 (c/2 + c) = 2.275 c = 91/228 (1502.03167 = c + 0.85 c/2 = 1/4).
+    rank = {n.paper.paper_id: n.pagerank for n in sub.nodes}
+    assert rank == pytest.approx({HUB: 91 / 228, "2301.00001": 10 / 57}, abs=1e-5)
+    assert stub.GetStats(pb.GetStatsRequest()).HasField("last_pagerank_at")
     sub = stub.Subgraph(pb.SubgraphRequest(paper_id=HUB))
     assert {n.paper.paper_id: n.depth for n in sub.nodes} == {
         HUB: 0,
@@ -237,9 +250,6 @@ def test_recommend_path_subgraph_stats_remove(running: Running) -> None:
         ("2301.00001", HUB),
         ("2301.00002", HUB),
     }
-    stats = stub.GetStats(pb.GetStatsRequest())
-    assert (stats.nodes, stats.edges, stats.components) == (4, 3, 1)
-    assert not stats.HasField("last_pagerank_at")
     removed = stub.RemovePaper(pb.RemovePaperRequest(paper_id=HUB + "v3"))
     assert removed.edges_removed == 2
     stats = stub.GetStats(pb.GetStatsRequest())

@@ -263,6 +263,23 @@ def test_restricted_pagerank_runs_on_the_induced_subgraph(graph: CitationGraph) 
         graph.rank(0)
 
 
+def test_subgraph_nodes_carry_their_pagerank_in_the_whole_graph(graph: CitationGraph) -> None:
+    _cycle(graph)
+    sub = graph.subgraph(X, depth=1)
+    # Only x and a are drawn; their scores are those of the whole graph, not of the drawn
+    # two-node graph x -> a (where they would be 20/57 and 37/57).
+    assert [p.paper_id for p, _ in sub.nodes] == [X, A]
+    assert sub.pagerank == pytest.approx({X: WHOLE[X], A: WHOLE[A]}, abs=TOL)
+    assert graph.stats().last_pagerank_at is not None
+    # Computed once, then served from the same cache as Rank.
+    assert not graph.rank(1).recomputed
+    # After a write the next subgraph recomputes: y now cites x too.
+    graph.add([("2105.00001", X)])
+    after = graph.subgraph(X, depth=1)
+    assert after.pagerank[X] > WHOLE[X]
+    assert sum(graph.pagerank().values()) == pytest.approx(1.0)
+
+
 def test_pagerank_is_recomputed_lazily_after_writes(redis_url: str) -> None:
     g = CitationGraph(redis_url)
     g.warm_up()

@@ -182,6 +182,14 @@ def test_restricted_pagerank_is_the_fixed_point_on_the_induced_subgraph(loaded: 
         assert "cs.CL" in r.paper.categories and 2018 <= r.paper.year <= 2020
 
 
+def test_subgraph_nodes_carry_their_whole_graph_pagerank(loaded: Loaded) -> None:
+    whole = _core_pagerank(loaded)
+    resp = loaded.stub.Subgraph(pb.SubgraphRequest(paper_id="1706.03762", max_nodes=50))
+    assert len(resp.nodes) == 50
+    for n in resp.nodes:
+        assert n.pagerank == pytest.approx(whole[n.paper.paper_id], abs=1e-12)
+
+
 @pytest.mark.parametrize("seeds", [["1810.04805"], ["1706.03762", "2010.11929"], ["2304.07638"]])
 def test_recommendation_reasons_are_true(loaded: Loaded, seeds: list[str]) -> None:
     ref = loaded.ref

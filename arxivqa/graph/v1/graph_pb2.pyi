@@ -259,12 +259,14 @@ class SubgraphRequest(_message.Message):
     def __init__(self, paper_id: _Optional[str] = ..., depth: _Optional[int] = ..., max_nodes: _Optional[int] = ..., direction: _Optional[_Union[Direction, str]] = ...) -> None: ...
 
 class SubgraphNode(_message.Message):
-    __slots__ = ("paper", "depth")
+    __slots__ = ("paper", "depth", "pagerank")
     PAPER_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
+    PAGERANK_FIELD_NUMBER: _ClassVar[int]
     paper: Paper
     depth: int
-    def __init__(self, paper: _Optional[_Union[Paper, _Mapping]] = ..., depth: _Optional[int] = ...) -> None: ...
+    pagerank: float
+    def __init__(self, paper: _Optional[_Union[Paper, _Mapping]] = ..., depth: _Optional[int] = ..., pagerank: _Optional[float] = ...) -> None: ...
 
 class SubgraphResponse(_message.Message):
     __slots__ = ("nodes", "edges", "truncated")

@@ -140,7 +140,7 @@ class CitationGraphServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Subgraph(self, request, context):
-        """Ego network of a paper, ready for drawing.
+        """Ego network of a paper, ready for drawing (each node with its global PageRank).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
