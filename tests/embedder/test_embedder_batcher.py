@@ -1,7 +1,12 @@
-"""Micro-batching with the real model: coalescing, own vectors per caller, errors, deadlines."""
+"""Micro-batching: coalescing, own vectors per caller, errors, deadlines, stats.
+
+Most tests run the real model; the tests of the batcher's own bookkeeping (batching off,
+stats) use a deterministic stand-in encoder, so their expectations are exact.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -137,22 +142,79 @@ def test_a_request_whose_deadline_passes_in_the_queue_is_dropped(
         batcher.close()
 
 
-def test_batching_off_runs_each_call_by_itself(
-    embedder: SentenceEmbedder, short_texts: list[str]
-) -> None:
-    calls: list[int] = []
+def _fake_encode(texts: list[str]) -> EncodeResult:
+    """A deterministic stand-in for the model, for tests of the batcher alone: each text's
+    vector comes from its own bytes only, so a caller's rows can be compared exactly."""
+    rows = [
+        np.frombuffer(hashlib.sha256(t.encode()).digest()[:8], dtype=np.uint8).astype(np.float32)
+        + 1.0
+        for t in texts
+    ]
+    vectors = np.stack(rows) if rows else np.zeros((0, 8), np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) if rows else 1.0
+    return EncodeResult(vectors, [False] * len(texts), [len(t.split()) for t in texts])
+
+
+def test_batching_off_runs_each_call_in_its_callers_thread_side_by_side() -> None:
+    callers = 4
+    # Passes only when all four callers are inside the model at the same time; a batcher
+    # (one worker) would run them one batch at a time and break the barrier.
+    together = threading.Barrier(callers, timeout=10)
+    ran_in: dict[str, int] = {}
 
     def encode(texts: list[str]) -> EncodeResult:
-        calls.append(len(texts))
-        return embedder.encode(texts)
+        (text,) = texts
+        ran_in[text] = threading.get_ident()
+        together.wait()
+        return _fake_encode(texts)
 
     batcher = MicroBatcher(encode, max_batch_size=64, max_wait_ms=50, enabled=False)
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda t: batcher.embed([t]), short_texts[:4]))
-    assert sorted(calls) == [1, 1, 1, 1]
-    for text, result in zip(short_texts, results, strict=False):
-        assert _cos(result.vectors, embedder.encode([text]).vectors)[0] > 0.9999
-    assert batcher.stats.batches == 0
+    texts = [f"text number {i}" for i in range(callers)]
+
+    def call(text: str) -> tuple[int, EncodeResult]:
+        return threading.get_ident(), batcher.embed([text])
+
+    with ThreadPoolExecutor(callers) as pool:
+        outcomes = list(pool.map(call, texts))
+    for text, (caller, result) in zip(texts, outcomes, strict=True):
+        assert ran_in[text] == caller, "the model ran in another thread than its caller's"
+        np.testing.assert_array_equal(result.vectors, _fake_encode([text]).vectors)
+        assert result.token_counts == [3]
+
+
+def test_stats_count_requests_batches_texts_and_expired_requests() -> None:
+    release = threading.Event()
+    seen: list[list[str]] = []
+
+    def encode(texts: list[str]) -> EncodeResult:
+        seen.append(list(texts))
+        if len(seen) == 1:
+            release.wait(10)  # the first batch holds the model while the others queue
+        return _fake_encode(texts)
+
+    batcher = MicroBatcher(encode, max_batch_size=4, max_wait_ms=0)
+    try:
+        first = batcher.submit(["a"])
+        while not seen:
+            time.sleep(0.001)
+        # Five texts of different lengths: cut into 4 (the longest) + 1 chunks.
+        big_texts = ["bb", "b b b b b", "bbb", "b b b b b b b", "b"]
+        big = batcher.submit(big_texts)
+        late = batcher.submit(["late"], timeout=0.05)
+        time.sleep(0.1)  # late's deadline passes while it waits in the queue
+        release.set()
+        assert len(first.result()) == 1
+        result = big.result()  # its second chunk went with late's turn: late was dropped
+        with pytest.raises(DeadlineExceeded, match="waiting for a model batch"):
+            late.result()
+    finally:
+        release.set()
+        batcher.close()
+    np.testing.assert_array_equal(result.vectors, _fake_encode(big_texts).vectors)
+    assert seen == [["a"], ["b b b b b b b", "b b b b b", "bbb", "bb"], ["b"]]
+    s = batcher.stats
+    assert (s.requests, s.batches, s.texts, s.expired, s.retried_batches) == (3, 3, 6, 1, 0)
+    assert s.mean_batch_size == 2.0
 
 
 def test_a_lone_request_runs_at_once_and_waiting_ones_share_the_next_batch(
