@@ -7,6 +7,7 @@
 #
 #   scripts/train-reader-gpu.sh DATA_DIR BASE_MODEL OUT [extra train options...]
 #   BUDGET=4 (minutes of training per configuration, all running at once)
+#   CONFIGS_FILE=FILE: lines "NAME TRAIN-OPTIONS" instead of the four below ($ALL expands)
 set -euo pipefail
 PY=${PYTHON:-python3}
 DATA=${1:?usage: $0 DATA_DIR BASE_MODEL OUT [train options]}
@@ -24,6 +25,13 @@ declare -A CONFIGS=(
   [c]="--max-seq-len 256 --doc-stride 96 --lr 1e-4 --epochs 3 --neg-ratio 0.1 $ALL"
   [d]="--max-seq-len 384 --doc-stride 128 --lr 1e-4 --epochs 4 --neg-ratio 0.3"
 )
+if [[ -n ${CONFIGS_FILE:-} ]]; then
+  CONFIGS=()
+  while read -r name opts; do
+    [[ -z $name || $name == \#* ]] && continue
+    CONFIGS[$name]=${opts//\$ALL/$ALL}
+  done <"$CONFIGS_FILE"
+fi
 for k in "${!CONFIGS[@]}"; do
   echo "config $k: ${CONFIGS[$k]}" | tee "$OUT/$k.log"
   # shellcheck disable=SC2086
