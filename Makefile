@@ -58,8 +58,8 @@ screenshots: ## Run the web-page tests (tests/ui) and refresh the README's docs/
 	ARXIVQA_UI_DOCS_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/ui
 
 .PHONY: test-fast
-test-fast: ## Only the tests not marked slow
-	$(VENV)/bin/pytest -m "not slow"
+test-fast: ## Only the tests not marked slow (every package, about a minute; lists the 10 slowest)
+	$(VENV)/bin/pytest -m "not slow" --durations=10
 
 .PHONY: bench-embedder
 bench-embedder: ## Embedder: ONNX Runtime vs torch, one-query latency, throughput, batching

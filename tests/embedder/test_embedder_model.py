@@ -98,6 +98,8 @@ def test_altered_weights_refuse_to_load(altered_model: Path) -> None:
         model.encode(["still refused"])
 
 
+@pytest.mark.slow  # a server process (~2.5 s): the in-process refusal above and
+# test_embedder_api.py::test_altered_weights_keep_the_service_not_serving stay fast
 def test_the_server_process_refuses_to_start_with_altered_weights(altered_model: Path) -> None:
     env = {
         "ARXIVQA_EMBEDDER_MODEL": str(altered_model),
