@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -9,8 +10,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from services.common.arxiv import Paper, canonical_id, parse_paper, year_of_id
+from services.common.arxiv import ARXIV_ID_PATTERN, Paper, canonical_id, parse_paper, year_of_id
 from services.common.errors import InvalidArgument
 from services.common.healthcheck import check
 from services.common.server import GrpcService
@@ -152,3 +155,48 @@ def test_a_versioned_record_keeps_its_id_and_joins_on_the_canonical_one() -> Non
     assert isinstance(paper, Paper)
     assert paper.id == "2101.00001v2" and paper.year == 2021
     assert canonical_id(paper.id) == canonical_id("2101.00001") == "2101.00001"
+
+
+def _accepted(raw: str) -> bool:
+    try:
+        canonical_id(raw)
+    except InvalidArgument:
+        return False
+    return True
+
+
+# Near-ids: the right shapes with dates and digit counts around the limits, plus shapes
+# with any digits.
+_VERSIONS = st.sampled_from(["", "v1", "v12"])
+NEAR_IDS = st.one_of(
+    st.builds(
+        lambda yy, mm, number, v: f"{yy:02d}{mm:02d}.{number}{v}",
+        st.integers(0, 99),
+        st.integers(0, 13),
+        st.from_regex(r"\A[0-9]{4,5}\Z"),
+        _VERSIONS,
+    ),
+    st.builds(
+        lambda archive, sc, yy, mm, n, v: f"{archive}{sc}/{yy:02d}{mm:02d}{n:03d}{v}",
+        st.sampled_from(["hep-th", "math", "cond-mat", "cs", "Math", "hep--th"]),
+        st.sampled_from(["", ".GT", ".gt", ".AI-x", ".", ".G1"]),
+        st.integers(0, 99),
+        st.integers(0, 13),
+        st.integers(0, 999),
+        _VERSIONS,
+    ),
+    st.from_regex(
+        r"\A([0-9]{4}\.[0-9]{3,6}|[a-z]{2,5}(-[a-z]{2,3})?(\.[A-Za-z]{1,3})?/[0-9]{6,8})"
+        r"(v[0-9]{1,2})?\Z"
+    ),
+)
+
+
+@given(NEAR_IDS)
+@example("1412.6980v2")
+@example("math.GT/0309136")
+@example("1105.01141")
+@example("hep-th/0813001")
+def test_the_id_pattern_accepts_exactly_what_canonical_id_accepts(raw: str) -> None:
+    """ARXIV_ID_PATTERN (for pydantic / OpenAPI validators) and canonical_id agree."""
+    assert (re.fullmatch(ARXIV_ID_PATTERN, raw) is not None) == _accepted(raw), raw

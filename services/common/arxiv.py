@@ -42,6 +42,16 @@ _OLD_ID = re.compile(
     r"([a-z]+(?:-[a-z]+)*)(\.[A-Za-z]+(?:-[A-Za-z]+)*)?/([0-9]{2})([0-9]{2})([0-9]{3})(v[0-9]+)?"
 )
 _ARXIV_PREFIX = re.compile(r"^arxiv:", re.IGNORECASE)
+
+# The same rules as one regular expression, for validators that take a pattern (pydantic,
+# OpenAPI): an id exactly as canonical_id accepts it without prefix or spaces, version
+# suffix allowed. New style YYMM.NNNN from 0704 to 1412, YYMM.NNNNN from 1501; old style
+# archive[.SC]/YYMMNNN from 1991 to 2007. tests/test_common.py checks the two agree.
+_MONTH = "(0[1-9]|1[0-2])"
+_NEW_4 = rf"(07(0[4-9]|1[0-2])|(0[89]|1[0-4]){_MONTH})\.[0-9]{{4}}"
+_NEW_5 = rf"(1[5-9]|[2-9][0-9]){_MONTH}\.[0-9]{{5}}"
+_OLD = rf"[a-z]+(-[a-z]+)*(\.[A-Za-z]+(-[A-Za-z]+)*)?/(9[1-9]|0[0-7]){_MONTH}[0-9]{{3}}"
+ARXIV_ID_PATTERN = rf"^({_NEW_4}|{_NEW_5}|{_OLD})(v[0-9]+)?$"
 # unarXive placeholders: {{formula:UUID}}, {{cite:...}}, {{figure:...}}, {{table:...}}.
 _PLACEHOLDER = re.compile(r"\{\{(\w+):[^{}]*\}\}")
 
