@@ -49,7 +49,10 @@ MAX_ANSWERS = 20
 MAX_QUERY_CHARS = 2000
 # Texts are cut before embedding: the model reads 256 tokens at most (~1,500 characters).
 EMBED_CHARS = 2000
-RRF_K = 60
+# A paper's stored passages per page (GET /v1/papers/{id}/passages).
+MAX_PASSAGE_PAGE = 200
+DEFAULT_PASSAGE_PAGE = 50
+MAX_PASSAGE_OFFSET = 100_000
 #: Query vectors kept per gateway process (384 floats each: ~3 KiB as Python floats).
 QUERY_CACHE_SIZE = 1024
 
@@ -230,6 +233,12 @@ class IngestResult:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+_SOURCES: dict[int, Literal["full_text", "abstract"]] = {
+    retriever_pb2.PASSAGE_SOURCE_FULL_TEXT: "full_text",
+    retriever_pb2.PASSAGE_SOURCE_ABSTRACT: "abstract",
+}
+
+
 def arxiv_url(paper_id: str) -> str:
     return f"https://arxiv.org/abs/{paper_id}" if paper_id else ""
 
@@ -381,7 +390,8 @@ class Gateway:
     """The operations of ``arxivqa.gateway.v1.Gateway``, as plain Python.
 
     ``query_cache_size``: query vectors kept (0 = no cache). ``fanout_workers``: threads
-    that run a request's independent downstream calls side by side (Ask's two searches).
+    that run a request's independent downstream calls side by side (an ingest's embedder
+    batches).
     """
 
     def __init__(
@@ -480,7 +490,7 @@ class Gateway:
         )
 
     def _papers(self, ids: Sequence[str], budget: Budget) -> dict[str, Paper]:
-        """Retriever metadata for ids; best effort (missing ids and outages give {})."""
+        """Retriever metadata for the ids it stores; best effort (an outage gives {})."""
         unique = list(dict.fromkeys(i for i in ids if i))
         if not unique or not self.clients.configured("retriever"):
             return {}
@@ -488,18 +498,6 @@ class Gateway:
             resp = self.clients.call(
                 "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=unique), budget
             )
-        except errors.NotFound:
-            # One unknown id fails the whole call: fall back to one by one.
-            found: dict[str, Paper] = {}
-            for pid in unique[:MAX_K]:
-                try:
-                    r = self.clients.call(
-                        "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=[pid]), budget
-                    )
-                except (errors.NotFound, errors.Unavailable):
-                    continue
-                found.update({p.id: _paper_from_retriever(p) for p in r.papers})
-            return found
         except errors.Unavailable as exc:
             log.warning("paper metadata unavailable: %s", exc)
             return {}
@@ -610,84 +608,32 @@ class Gateway:
     def _passages_for(
         self, question: str, filters: Filters | None, n: int, budget: Budget
     ) -> list[Passage]:
-        """The n best passages: full-text paragraphs, and abstracts of papers without them.
-
-        Both lists come from hybrid searches (passages and papers); a paper hit stands for
-        its abstract only when the paper has no stored full text. The two rankings are
-        fused by reciprocal rank.
-        """
-        vector = self._query_vector(question, budget)  # once, for both searches
-        fpb = _filters_pb(filters)
-
-        def search(target: retriever_pb2.SearchTarget) -> Any:
-            return self.clients.call(
-                "retriever",
-                "Search",
-                retriever_pb2.SearchRequest(
-                    mode=retriever_pb2.SEARCH_MODE_HYBRID,
-                    target=target,
-                    query_text=question,
-                    query_vector=vector,
-                    filters=fpb,
-                    k=n,
-                ),
-                budget,
-                what="searching passages",
+        """The n best passages, as the retriever ranks them (RetrievePassages): full-text
+        paragraphs, and the abstracts of papers without them."""
+        resp = self.clients.call(
+            "retriever",
+            "RetrievePassages",
+            retriever_pb2.RetrievePassagesRequest(
+                query_text=question,
+                query_vector=self._query_vector(question, budget),
+                filters=_filters_pb(filters),
+                k=n,
+            ),
+            budget,
+            what="searching passages",
+        )
+        return [
+            Passage(
+                id=p.hit.id,
+                paper_id=p.hit.paper_id,
+                text=p.hit.text,
+                section=p.hit.section,
+                ordinal=p.hit.ordinal,
+                score=p.hit.score,
+                source=_SOURCES[p.source],
             )
-
-        # The two searches are independent: run them side by side.
-        passages = self._in_background(lambda: search(retriever_pb2.SEARCH_TARGET_PASSAGES))
-        try:
-            paper_hits = search(retriever_pb2.SEARCH_TARGET_PAPERS).hits
-        except BaseException:
-            passages.exception()  # no downstream call outlives the request
-            raise
-        para_hits = passages.result().hits
-        counts: dict[str, int] = {}
-        if paper_hits:
-            resp = self.clients.call(
-                "retriever",
-                "GetPapers",
-                retriever_pb2.GetPapersRequest(ids=[h.id for h in paper_hits]),
-                budget,
-            )
-            counts = {p.id: c for p, c in zip(resp.papers, resp.passage_counts, strict=False)}
-        scored: list[tuple[float, Passage]] = []
-        for rank, h in enumerate(para_hits, start=1):
-            scored.append(
-                (
-                    1.0 / (RRF_K + rank),
-                    Passage(
-                        id=h.id,
-                        paper_id=h.paper_id,
-                        text=h.text,
-                        section=h.section,
-                        ordinal=h.ordinal,
-                        score=h.score,
-                        source="full_text",
-                    ),
-                )
-            )
-        rank = 0
-        for h in paper_hits:
-            rank += 1
-            if counts.get(h.id, 0) > 0 or not h.text.strip():
-                continue
-            scored.append(
-                (
-                    1.0 / (RRF_K + rank),
-                    Passage(
-                        id=f"{h.id}#abstract",
-                        paper_id=h.id,
-                        text=h.text,
-                        section="Abstract",
-                        score=h.score,
-                        source="abstract",
-                    ),
-                )
-            )
-        scored.sort(key=lambda s: -s[0])
-        return [p for _, p in scored[:n]]
+            for p in resp.passages
+        ]
 
     def get_paper(self, paper_id: str, *, budget: Budget) -> PaperDetail:
         paper_id = _paper_id(paper_id)
@@ -696,7 +642,7 @@ class Gateway:
                 "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=[paper_id]), budget
             )
             if not resp.papers:
-                raise errors.NotFound(f"paper {paper_id} not found")
+                raise errors.NotFound(f"paper {paper_id} not found")  # in resp.missing_ids
             paper = _paper_from_retriever(resp.papers[0])
             try:
                 n = self.clients.call(

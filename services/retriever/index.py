@@ -39,6 +39,9 @@ MAX_K = 1000
 MAX_OFFSET = 9000  # offset + window stays under Redis Search's default MAXSEARCHRESULTS
 MAX_QUERY_CHARS = 4096
 MAX_ID_CHARS = 256
+MAX_LIST_OFFSET = 1_000_000  # list_passages: passages skipped at most
+DEFAULT_LIST_LIMIT = 100
+ABSTRACT_SECTION = "Abstract"
 _TAG_SEP = "|"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -183,6 +186,42 @@ class Hit:
 @dataclass
 class SearchResult:
     hits: list[Hit]
+    total: int
+
+
+class Source(enum.Enum):
+    """Where a retrieved passage comes from."""
+
+    FULL_TEXT = "full_text"
+    ABSTRACT = "abstract"  # the abstract of a paper without stored full text
+
+
+@dataclass
+class RetrievedPassage:
+    """One of the best passages for a question (``RetrieverIndex.retrieve_passages``).
+
+    ``hit.id`` is ``paper_id#ordinal`` for a full-text passage and ``paper_id#abstract``
+    for an abstract (then ``hit.section`` is "Abstract" and ``hit.ordinal`` 0).
+    """
+
+    hit: Hit
+    source: Source
+
+
+@dataclass
+class FoundPapers:
+    """``get_papers``: the papers found (in the order asked) and the ids that were not."""
+
+    papers: list[PaperRecord]
+    passage_counts: list[int]  # stored passages of each paper, aligned with papers
+    missing: list[str]
+
+
+@dataclass
+class PassagePage:
+    """``list_passages``: one page of a paper's passages in ordinal order, and how many."""
+
+    passages: list[PassageRecord]
     total: int
 
 
@@ -546,10 +585,8 @@ class RetrieverIndex:
             return self._call(run)
 
     # -- reads -------------------------------------------------------------------------------
-    def get_papers(
-        self, ids: Sequence[str], include_vectors: bool = False
-    ) -> list[tuple[PaperRecord, int]]:
-        """Papers (with their passage counts) in the order asked; unknown id -> NotFound."""
+    def get_papers(self, ids: Sequence[str], include_vectors: bool = False) -> FoundPapers:
+        """Papers (with their passage counts) in the order asked, and the ids not stored."""
         cfg = self.config
         pids = [self._check_id(i) for i in ids]
         if not pids:
@@ -563,30 +600,63 @@ class RetrieverIndex:
             return self._run(pipe)
 
         raw = self._call(run)
-        missing = [pid for pid, h in zip(pids, raw[0::2], strict=True) if not h]
-        if missing:
-            raise NotFound(_missing_message(missing))
-        out = []
+        out = FoundPapers([], [], [])
         for pid, h, count in zip(pids, raw[0::2], raw[1::2], strict=True):
+            if not h:
+                out.missing.append(pid)
+                continue
             vec = None
             if include_vectors and h.get(b"vector"):
                 vec = np.frombuffer(h[b"vector"], dtype="<f4").copy()
-            out.append(
-                (
-                    PaperRecord(
-                        id=pid,
-                        title=_s(h.get(b"title")),
-                        abstract=_s(h.get(b"abstract")),
-                        authors=_split_tags(h.get(b"authors")),
-                        categories=_split_tags(h.get(b"categories")),
-                        year=_year(h.get(b"year")),
-                        update_date=_s(h.get(b"update_date")) or None,
-                        vector=vec,
-                    ),
-                    int(count),
+            out.papers.append(
+                PaperRecord(
+                    id=pid,
+                    title=_s(h.get(b"title")),
+                    abstract=_s(h.get(b"abstract")),
+                    authors=_split_tags(h.get(b"authors")),
+                    categories=_split_tags(h.get(b"categories")),
+                    year=_year(h.get(b"year")),
+                    update_date=_s(h.get(b"update_date")) or None,
+                    vector=vec,
                 )
             )
+            out.passage_counts.append(int(count))
         return out
+
+    def list_passages(
+        self, paper_id: str, *, limit: int = DEFAULT_LIST_LIMIT, offset: int = 0
+    ) -> PassagePage:
+        """A stored paper's passages in ordinal order, one page; unknown paper -> NotFound."""
+        if not 1 <= limit <= MAX_K:
+            raise InvalidArgument(f"limit {limit} out of range 1..{MAX_K}")
+        if not 0 <= offset <= MAX_LIST_OFFSET:
+            raise InvalidArgument(f"offset {offset} out of range 0..{MAX_LIST_OFFSET}")
+        cfg = self.config
+        pid = self._check_id(paper_id)
+
+        def run() -> PassagePage:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.exists(cfg.paper_prefix + pid)
+            pipe.smembers(cfg.members_prefix + pid)
+            exists, members = self._run(pipe)
+            if not exists:
+                raise NotFound(_missing_message([pid]))
+            ordinals = sorted(int(_s(key).rpartition("#")[2]) for key in members)
+            page = ordinals[offset : offset + limit]
+            if not page:
+                return PassagePage([], len(ordinals))
+            pipe = self._client.pipeline(transaction=False)
+            for n in page:
+                pipe.hmget(f"{cfg.passage_prefix}{pid}#{n}", ["section", "text"])
+            passages = [
+                PassageRecord(paper_id=pid, ordinal=n, text=_s(text), section=_s(section))
+                for n, (section, text) in zip(page, self._run(pipe), strict=True)
+                if text is not None  # deleted meanwhile
+            ]
+            return PassagePage(passages, len(ordinals))
+
+        with self._span("list_passages", {"arxivqa.retriever.k": limit}):
+            return self._call(run)
 
     def stats(self) -> Stats:
         cfg = self.config
@@ -667,6 +737,116 @@ class RetrieverIndex:
             page = self._call(self._hydrate, target, hits[offset : offset + k])
             span.set_attribute("arxivqa.retriever.hits", len(page))
             return SearchResult(page, int(total))
+
+    def retrieve_passages(
+        self,
+        *,
+        text: str = "",
+        vector: Any = None,
+        filters: Filters | None = None,
+        k: int = 10,
+        rrf_k: float | None = None,
+        ef_runtime: int | None = None,
+    ) -> list[RetrievedPassage]:
+        """The ``k`` best passages for a question, best first, in one ranking.
+
+        Candidates are full-text passages and the abstracts of papers with no stored full
+        text (a paper with full text speaks through its passages). Each mode given (KNN for
+        ``vector``, BM25 for ``text``) takes its top ``rrf_window`` from both indexes and
+        merges them by score (cosine similarities share one embedding space; both BM25
+        lists use the same scorer); with both modes the two lists are fused once by
+        :func:`fuse_rrf`, as HYBRID search does. Filters apply to both indexes.
+        """
+        _check_page(k, 0)
+        rrf_k = self.config.rrf_k if rrf_k is None else rrf_k
+        if not 0 <= rrf_k <= 10000:
+            raise InvalidArgument(f"rrf_k {rrf_k} out of range 0..10000")
+        clause = _filter_clause(filters)
+        vec = self._vector_bytes(vector, "query_vector")
+        text = text or ""
+        if len(text) > MAX_QUERY_CHARS:
+            raise InvalidArgument(
+                f"query_text has {len(text)} characters; at most {MAX_QUERY_CHARS}"
+            )
+        if vec is None and not text.strip():
+            raise InvalidArgument(
+                "give query_text (BM25), query_vector (KNN) or both (hybrid) to rank passages by"
+            )
+        terms = query_terms(text) if text.strip() else []
+        window = max(k, self.config.rrf_window)
+        cfg = self.config
+
+        def run() -> list[RetrievedPassage]:
+            lists: dict[str, tuple[list[Hit], list[Hit]]] = {}
+            if vec is not None:
+                lists["vector"] = (
+                    self._knn(Target.PASSAGES, vec, clause, window, ef_runtime)[0],
+                    self._knn(Target.PAPERS, vec, clause, window, ef_runtime)[0],
+                )
+            if text.strip():
+                lists["text"] = (
+                    self._bm25(Target.PASSAGES, terms, clause, window)[0],
+                    self._bm25(Target.PAPERS, terms, clause, window)[0],
+                )
+            paper_ids = list(dict.fromkeys(h.id for _, papers in lists.values() for h in papers))
+            with_text: set[str] = set()
+            if paper_ids:
+                pipe = self._client.pipeline(transaction=False)
+                for pid in paper_ids:
+                    pipe.scard(cfg.members_prefix + pid)
+                counts = self._run(pipe)
+                with_text = {pid for pid, n in zip(paper_ids, counts, strict=True) if n}
+            merged: dict[str, list[Hit]] = {}
+            abstract_ids: set[str] = set()  # a paper hit's id is its paper id
+            for mode, (passages, papers) in lists.items():
+                abstracts = [h for h in papers if h.id not in with_text]
+                abstract_ids.update(h.id for h in abstracts)
+                if mode == "vector":
+                    hits = sorted(passages + abstracts, key=lambda h: (-h.vector_score, h.id))
+                    for rank, h in enumerate(hits[:window], start=1):
+                        h.vector_rank, h.score = rank, h.vector_score
+                else:
+                    hits = sorted(passages + abstracts, key=lambda h: (-h.text_score, h.id))
+                    for rank, h in enumerate(hits[:window], start=1):
+                        h.text_rank, h.score = rank, h.text_score
+                merged[mode] = hits[:window]
+            if len(merged) == 2:
+                ranked = fuse_rrf(merged["vector"], merged["text"], rrf_k)
+            else:
+                [ranked] = merged.values()
+            out: list[RetrievedPassage] = []
+            start = 0
+            while len(out) < k and start < len(ranked):
+                # Hydrate the next hits needed; a record deleted meanwhile or an empty
+                # abstract is skipped and the next candidate takes its place.
+                chunk = ranked[start : start + k - len(out)]
+                start += len(chunk)
+                abstracts = self._hydrate(Target.PAPERS, [h for h in chunk if h.id in abstract_ids])
+                passages = self._hydrate(
+                    Target.PASSAGES, [h for h in chunk if h.id not in abstract_ids]
+                )
+                kept = {id(h) for h in passages}
+                kept.update(id(h) for h in abstracts if h.text.strip())
+                for h in chunk:
+                    if id(h) not in kept:
+                        continue
+                    if h.id in abstract_ids:
+                        h.id, h.section, h.ordinal = f"{h.paper_id}#abstract", ABSTRACT_SECTION, 0
+                        out.append(RetrievedPassage(h, Source.ABSTRACT))
+                    else:
+                        out.append(RetrievedPassage(h, Source.FULL_TEXT))
+            return out
+
+        attrs = {
+            "arxivqa.retriever.k": k,
+            "arxivqa.retriever.modes": ",".join(
+                m for m, on in (("vector", vec is not None), ("text", bool(text.strip()))) if on
+            ),
+        }
+        with self._span("retrieve_passages", attrs) as span:
+            found = self._call(run)
+            span.set_attribute("arxivqa.retriever.hits", len(found))
+            return found
 
     def similar_papers(
         self, paper_id: str, *, k: int = 10, offset: int = 0, filters: Filters | None = None

@@ -13,12 +13,14 @@ from services.common.errors import InvalidArgument
 from services.common.grpc_errors import check_deadline, handle_errors
 from services.common.redis_health import Durability
 from services.retriever.index import (
+    DEFAULT_LIST_LIMIT,
     Filters,
     Hit,
     Mode,
     PaperRecord,
     PassageRecord,
     RetrieverIndex,
+    Source,
     Target,
 )
 
@@ -33,6 +35,10 @@ _TARGETS = {
     pb.SEARCH_TARGET_PASSAGES: Target.PASSAGES,
 }
 _KINDS = {"paper": pb.RECORD_KIND_PAPER, "passage": pb.RECORD_KIND_PASSAGE}
+_SOURCES = {
+    Source.FULL_TEXT: pb.PASSAGE_SOURCE_FULL_TEXT,
+    Source.ABSTRACT: pb.PASSAGE_SOURCE_ABSTRACT,
+}
 DEFAULT_K = 10
 
 
@@ -141,9 +147,11 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServicer):
                 update_date=p.update_date or "",
                 vector=p.vector.tolist() if p.vector is not None else [],
             )
-            for p, _ in found
+            for p in found.papers
         ]
-        return pb.GetPapersResponse(papers=papers, passage_counts=[n for _, n in found])
+        return pb.GetPapersResponse(
+            papers=papers, passage_counts=found.passage_counts, missing_ids=found.missing
+        )
 
     @handle_errors
     def DeletePapers(
@@ -201,3 +209,35 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServicer):
             request.paper_id, k=k, offset=offset, filters=_filters(request.filters)
         )
         return pb.SimilarPapersResponse(hits=[_hit(h) for h in hits])
+
+    @handle_errors
+    def RetrievePassages(
+        self, request: pb.RetrievePassagesRequest, context: grpc.ServicerContext
+    ) -> pb.RetrievePassagesResponse:
+        check_deadline(context, "the passage retrieval")
+        found = self.index.retrieve_passages(
+            text=request.query_text,
+            vector=_vector(request.query_vector),
+            filters=_filters(request.filters),
+            k=request.k or DEFAULT_K,
+        )
+        return pb.RetrievePassagesResponse(
+            passages=[
+                pb.RetrievedPassage(hit=_hit(p.hit), source=_SOURCES[p.source]) for p in found
+            ]
+        )
+
+    @handle_errors
+    def ListPassages(
+        self, request: pb.ListPassagesRequest, context: grpc.ServicerContext
+    ) -> pb.ListPassagesResponse:
+        page = self.index.list_passages(
+            request.paper_id, limit=request.limit or DEFAULT_LIST_LIMIT, offset=request.offset
+        )
+        return pb.ListPassagesResponse(
+            passages=[
+                pb.Passage(paper_id=p.paper_id, ordinal=p.ordinal, section=p.section, text=p.text)
+                for p in page.passages
+            ],
+            total=page.total,
+        )

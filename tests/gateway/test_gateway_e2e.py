@@ -141,6 +141,26 @@ def test_ask_reads_abstracts_of_papers_without_full_text(stack: Stack, shared_da
         assert p["source"] == ("full_text" if p["paper_id"] in FULLTEXT_IDS else "abstract")
 
 
+def test_ask_reads_the_right_abstract_first(stack: Stack, shared_data: Path) -> None:
+    """A paper with only an abstract that answers the question comes before any paragraph.
+
+    Regression: the gateway fused the retriever's passage and paper rankings a second time
+    by rank alone; rank 1 of each list tied and the paragraphs, listed first, won the tie,
+    so Ask read another paper's best paragraph before the right abstract.
+    """
+    for rec in _kaggle(shared_data)[:3]:
+        title = " ".join(rec["title"].split())
+        body = stack.client.post("/v1/ask", json={"question": title, "passages": 5}).json()
+        first = body["passages"][0]
+        assert (first["paper_id"], first["source"]) == (rec["id"], "abstract"), [
+            (p["paper_id"], p["source"]) for p in body["passages"]
+        ]
+        assert first["id"] == f"{rec['id']}#abstract" and first["section"] == "Abstract"
+        assert first["text"] == " ".join(rec["abstract"].split())
+        scores = [p["score"] for p in body["passages"]]
+        assert scores == sorted(scores, reverse=True)
+
+
 def test_paper_view_has_citation_counts(stack: Stack, shared_data: Path) -> None:
     refs = {
         tuple(line.split("\t"))

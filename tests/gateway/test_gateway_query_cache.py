@@ -1,4 +1,4 @@
-"""The gateway's query-vector cache, and Ask's one embedding + two concurrent searches."""
+"""The gateway's query-vector cache, and Ask's one embedding + one passage retrieval."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from services.common import errors
 
 EMBED = "/arxivqa.embedder.v1.Embedder/Embed"
 SEARCH = "/arxivqa.retriever.v1.Retriever/Search"
+RETRIEVE = "/arxivqa.retriever.v1.Retriever/RetrievePassages"
 
 
 def test_the_cache_is_bounded_least_recently_used_first_out() -> None:
@@ -101,26 +102,21 @@ def test_a_cached_query_is_answered_while_the_embedder_is_down(
 
 @pytest.mark.slow
 @pytest.mark.shared_data
-def test_ask_embeds_once_and_runs_its_two_searches_side_by_side(
+def test_ask_embeds_once_and_retrieves_its_passages_in_one_call(
     traced_gateway: Gateway, span_exporter: Any, target: Target
 ) -> None:
     gw = traced_gateway
-    overlapping = 0
-    for i in range(5):
+    question = f"{target.question} (once)"
+    for cached in (False, True):
         span_exporter.exporter.clear()
-        gw.query_cache.clear()
-        result = gw.ask(f"{target.question} ({i})", passages=3, budget=Budget.seconds(60))
-        assert result.passages
-        assert len(_client_spans(span_exporter, EMBED)) == 1  # one vector for both searches
-        searches = _client_spans(span_exporter, SEARCH)
-        assert len(searches) == 2
-        asks = [sp for sp in span_exporter.finished() if sp.name == "gateway.Ask"]
-        # Both searches belong to this Ask's span, also the one run on the fan-out pool.
-        assert {sp.parent.span_id for sp in searches} == {asks[0].context.span_id}
-        a, b = searches
-        overlapping += a.start_time < b.end_time and b.start_time < a.end_time
-    # Run one after the other they could never overlap; side by side they (nearly) always do.
-    assert overlapping >= 1
+        result = gw.ask(question, passages=3, budget=Budget.seconds(60))
+        assert len(result.passages) == 3
+        # one vector (none when the question is cached), one RetrievePassages, no Search
+        assert len(_client_spans(span_exporter, EMBED)) == (0 if cached else 1)
+        assert _client_spans(span_exporter, SEARCH) == []
+        [retrieve] = _client_spans(span_exporter, RETRIEVE)
+        [ask] = [sp for sp in span_exporter.finished() if sp.name == "gateway.Ask"]
+        assert retrieve.parent.span_id == ask.context.span_id
 
 
 @pytest.mark.slow

@@ -57,7 +57,7 @@ def test_ask_over_http_is_one_trace_with_the_right_parents(
     }
     for method in (
         "/arxivqa.embedder.v1.Embedder/Embed",
-        "/arxivqa.retriever.v1.Retriever/Search",
+        "/arxivqa.retriever.v1.Retriever/RetrievePassages",
         "/arxivqa.qa.v1.Reader/Answer",
     ):
         assert method in servers, sorted(servers)
@@ -69,4 +69,6 @@ def test_ask_over_http_is_one_trace_with_the_right_parents(
     # The retriever's Redis commands are children of its server span.
     redis_spans = [sp for sp in spans if sp.attributes.get("db.system") == "redis"]
     assert redis_spans
-    assert any("/arxivqa.retriever.v1.Retriever/Search" in chain(sp) for sp in redis_spans)
+    assert any(
+        "/arxivqa.retriever.v1.Retriever/RetrievePassages" in chain(sp) for sp in redis_spans
+    )

@@ -202,11 +202,24 @@ def test_similar_papers_over_grpc(server: Running) -> None:
     assert hits[0].vector.rank == 1 and hits[0].score > hits[1].score
 
 
+def test_get_papers_returns_the_found_and_names_the_missing(server: Running) -> None:
+    upsert(server.stub, [pb.Paper(id=i, title=i.upper(), vector=vec(i)) for i in ("a", "b")])
+    got = server.stub.GetPapers(pb.GetPapersRequest(ids=["nope", "b", "gone", "a"]), timeout=10)
+    assert [p.id for p in got.papers] == ["b", "a"]
+    assert [p.title for p in got.papers] == ["B", "A"]
+    assert list(got.passage_counts) == [0, 0]
+    assert list(got.missing_ids) == ["nope", "gone"]
+    none = server.stub.GetPapers(pb.GetPapersRequest(ids=["nope"]), timeout=10)
+    assert (list(none.papers), list(none.missing_ids)) == ([], ["nope"])
+    with pytest.raises(grpc.RpcError) as exc:
+        server.stub.GetPapers(pb.GetPapersRequest(ids=[]), timeout=10)
+    assert exc.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_error_codes(server: Running) -> None:
     stub = server.stub
     upsert(stub, [pb.Paper(id="a", title="A", vector=vec("a"))])
     cases = [
-        (lambda: stub.GetPapers(pb.GetPapersRequest(ids=["a", "nope"])), "NOT_FOUND", "nope"),
         (lambda: stub.DeletePapers(pb.DeletePapersRequest(ids=["nope"])), "NOT_FOUND", "nope"),
         (
             lambda: stub.SimilarPapers(pb.SimilarPapersRequest(paper_id="nope")),

@@ -25,6 +25,12 @@ class SearchTarget(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEARCH_TARGET_UNSPECIFIED: _ClassVar[SearchTarget]
     SEARCH_TARGET_PAPERS: _ClassVar[SearchTarget]
     SEARCH_TARGET_PASSAGES: _ClassVar[SearchTarget]
+
+class PassageSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PASSAGE_SOURCE_UNSPECIFIED: _ClassVar[PassageSource]
+    PASSAGE_SOURCE_FULL_TEXT: _ClassVar[PassageSource]
+    PASSAGE_SOURCE_ABSTRACT: _ClassVar[PassageSource]
 RECORD_KIND_UNSPECIFIED: RecordKind
 RECORD_KIND_PAPER: RecordKind
 RECORD_KIND_PASSAGE: RecordKind
@@ -35,6 +41,9 @@ SEARCH_MODE_HYBRID: SearchMode
 SEARCH_TARGET_UNSPECIFIED: SearchTarget
 SEARCH_TARGET_PAPERS: SearchTarget
 SEARCH_TARGET_PASSAGES: SearchTarget
+PASSAGE_SOURCE_UNSPECIFIED: PassageSource
+PASSAGE_SOURCE_FULL_TEXT: PassageSource
+PASSAGE_SOURCE_ABSTRACT: PassageSource
 
 class Paper(_message.Message):
     __slots__ = ("id", "title", "abstract", "authors", "categories", "year", "update_date", "vector")
@@ -111,12 +120,14 @@ class GetPapersRequest(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[str]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
 
 class GetPapersResponse(_message.Message):
-    __slots__ = ("papers", "passage_counts")
+    __slots__ = ("papers", "passage_counts", "missing_ids")
     PAPERS_FIELD_NUMBER: _ClassVar[int]
     PASSAGE_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_IDS_FIELD_NUMBER: _ClassVar[int]
     papers: _containers.RepeatedCompositeFieldContainer[Paper]
     passage_counts: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, papers: _Optional[_Iterable[_Union[Paper, _Mapping]]] = ..., passage_counts: _Optional[_Iterable[int]] = ...) -> None: ...
+    missing_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, papers: _Optional[_Iterable[_Union[Paper, _Mapping]]] = ..., passage_counts: _Optional[_Iterable[int]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeletePapersRequest(_message.Message):
     __slots__ = ("ids",)
@@ -247,3 +258,47 @@ class SimilarPapersResponse(_message.Message):
     HITS_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[Hit]
     def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ...) -> None: ...
+
+class RetrievePassagesRequest(_message.Message):
+    __slots__ = ("query_text", "query_vector", "filters", "k")
+    QUERY_TEXT_FIELD_NUMBER: _ClassVar[int]
+    QUERY_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    query_text: str
+    query_vector: _containers.RepeatedScalarFieldContainer[float]
+    filters: Filters
+    k: int
+    def __init__(self, query_text: _Optional[str] = ..., query_vector: _Optional[_Iterable[float]] = ..., filters: _Optional[_Union[Filters, _Mapping]] = ..., k: _Optional[int] = ...) -> None: ...
+
+class RetrievedPassage(_message.Message):
+    __slots__ = ("hit", "source")
+    HIT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    hit: Hit
+    source: PassageSource
+    def __init__(self, hit: _Optional[_Union[Hit, _Mapping]] = ..., source: _Optional[_Union[PassageSource, str]] = ...) -> None: ...
+
+class RetrievePassagesResponse(_message.Message):
+    __slots__ = ("passages",)
+    PASSAGES_FIELD_NUMBER: _ClassVar[int]
+    passages: _containers.RepeatedCompositeFieldContainer[RetrievedPassage]
+    def __init__(self, passages: _Optional[_Iterable[_Union[RetrievedPassage, _Mapping]]] = ...) -> None: ...
+
+class ListPassagesRequest(_message.Message):
+    __slots__ = ("paper_id", "limit", "offset")
+    PAPER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    paper_id: str
+    limit: int
+    offset: int
+    def __init__(self, paper_id: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class ListPassagesResponse(_message.Message):
+    __slots__ = ("passages", "total")
+    PASSAGES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    passages: _containers.RepeatedCompositeFieldContainer[Passage]
+    total: int
+    def __init__(self, passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...

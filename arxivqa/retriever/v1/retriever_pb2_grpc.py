@@ -67,6 +67,16 @@ class RetrieverStub:
                 request_serializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.SimilarPapersRequest.SerializeToString,
                 response_deserializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.SimilarPapersResponse.FromString,
                 _registered_method=True)
+        self.RetrievePassages = channel.unary_unary(
+                '/arxivqa.retriever.v1.Retriever/RetrievePassages',
+                request_serializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.RetrievePassagesRequest.SerializeToString,
+                response_deserializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.RetrievePassagesResponse.FromString,
+                _registered_method=True)
+        self.ListPassages = channel.unary_unary(
+                '/arxivqa.retriever.v1.Retriever/ListPassages',
+                request_serializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.ListPassagesRequest.SerializeToString,
+                response_deserializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.ListPassagesResponse.FromString,
+                _registered_method=True)
 
 
 class RetrieverServicer:
@@ -85,7 +95,7 @@ class RetrieverServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetPapers(self, request, context):
-        """Papers by id. Any unknown id: NOT_FOUND naming it.
+        """Papers by id: the ones found, and the unknown ids in missing_ids (not an error).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -114,6 +124,23 @@ class RetrieverServicer:
 
     def SimilarPapers(self, request, context):
         """Nearest papers to a stored paper's own vector, excluding the paper itself.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetrievePassages(self, request, context):
+        """The best passages for a question, in one ranking: full-text passages, with a paper's
+        abstract standing in for a paper that has no stored full text. Vector and BM25 lists
+        over both indexes, fused once by reciprocal rank fusion (the same fusion as HYBRID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPassages(self, request, context):
+        """A stored paper's full-text passages in order of their ordinal, a page at a time.
+        Unknown paper: NOT_FOUND; a paper without full text: no passages, total 0.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -151,6 +178,16 @@ def add_RetrieverServicer_to_server(servicer, server):
                     servicer.SimilarPapers,
                     request_deserializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.SimilarPapersRequest.FromString,
                     response_serializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.SimilarPapersResponse.SerializeToString,
+            ),
+            'RetrievePassages': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetrievePassages,
+                    request_deserializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.RetrievePassagesRequest.FromString,
+                    response_serializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.RetrievePassagesResponse.SerializeToString,
+            ),
+            'ListPassages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPassages,
+                    request_deserializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.ListPassagesRequest.FromString,
+                    response_serializer=arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.ListPassagesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -318,6 +355,60 @@ class Retriever:
             '/arxivqa.retriever.v1.Retriever/SimilarPapers',
             arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.SimilarPapersRequest.SerializeToString,
             arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.SimilarPapersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetrievePassages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arxivqa.retriever.v1.Retriever/RetrievePassages',
+            arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.RetrievePassagesRequest.SerializeToString,
+            arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.RetrievePassagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPassages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arxivqa.retriever.v1.Retriever/ListPassages',
+            arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.ListPassagesRequest.SerializeToString,
+            arxivqa_dot_retriever_dot_v1_dot_retriever__pb2.ListPassagesResponse.FromString,
             options,
             channel_credentials,
             insecure,
