@@ -107,6 +107,17 @@ class Passage:
 
 
 @dataclass
+class PassagePage:
+    """One page of a paper's stored full-text passages, in order (``total`` in all)."""
+
+    paper_id: str
+    passages: list[Passage]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass
 class Answer:
     text: str
     score: float
@@ -669,6 +680,41 @@ class Gateway:
                 n.paper.reference_count,
                 citations_available=True,
             )
+
+    def paper_passages(
+        self, paper_id: str, *, limit: int = 0, offset: int = 0, budget: Budget
+    ) -> PassagePage:
+        """A stored paper's full-text passages in order, ``limit`` from ``offset``."""
+        paper_id = _paper_id(paper_id)
+        limit = _bounded(limit, "limit", DEFAULT_PASSAGE_PAGE, 1, MAX_PASSAGE_PAGE)
+        if not 0 <= offset <= MAX_PASSAGE_OFFSET:
+            raise errors.InvalidArgument(
+                f"offset must be between 0 and {MAX_PASSAGE_OFFSET}, got {offset}"
+            )
+        with self._tracer.start_as_current_span("gateway.PaperPassages"):
+            try:
+                resp = self.clients.call(
+                    "retriever",
+                    "ListPassages",
+                    retriever_pb2.ListPassagesRequest(
+                        paper_id=paper_id, limit=limit, offset=offset
+                    ),
+                    budget,
+                    what="listing the paper's passages",
+                )
+            except errors.NotFound:
+                raise errors.NotFound(f"paper {paper_id} not found") from None
+        passages = [
+            Passage(
+                id=f"{p.paper_id}#{p.ordinal}",
+                paper_id=p.paper_id,
+                text=p.text,
+                section=p.section,
+                ordinal=p.ordinal,
+            )
+            for p in resp.passages
+        ]
+        return PassagePage(paper_id, passages, resp.total, offset, limit)
 
     def similar_papers(
         self, paper_id: str, *, filters: Filters | None = None, k: int = 10, budget: Budget

@@ -458,6 +458,45 @@ def create_app(
             budget=b,
         )
 
+    # Before /v1/papers/{paper_id:path}, whose path parameter would swallow "/passages".
+    @app.get(
+        "/v1/papers/{paper_id:path}/passages",
+        tags=["papers"],
+        response_model=core.PassagePage,
+        responses={
+            **ERRORS_PAPER,
+            400: _err(
+                "Invalid input (INVALID_ARGUMENT): not an arXiv id, limit outside 0-"
+                f"{core.MAX_PASSAGE_PAGE}, offset outside 0-{core.MAX_PASSAGE_OFFSET}, or an "
+                "X-Request-Timeout outside 0.001-300 s."
+            ),
+        },
+    )
+    def paper_passages(
+        paper_id: Annotated[str, Path(pattern=ARXIV_ID, max_length=40, examples=["2212.11827"])],
+        b: BudgetDep,
+        limit: Annotated[
+            int,
+            Query(
+                ge=0,
+                le=core.MAX_PASSAGE_PAGE,
+                description=f"Passages per page, 1..{core.MAX_PASSAGE_PAGE}; "
+                f"0 = {core.DEFAULT_PASSAGE_PAGE}.",
+            ),
+        ] = 0,
+        offset: Annotated[
+            int,
+            Query(
+                ge=0,
+                le=core.MAX_PASSAGE_OFFSET,
+                description=f"Passages to skip, 0..{core.MAX_PASSAGE_OFFSET}.",
+            ),
+        ] = 0,
+    ) -> core.PassagePage:
+        """A stored paper's full text: its passages (section, text) in order, a page at a
+        time; `total` counts them all (0 for a paper stored without full text)."""
+        return gateway.paper_passages(paper_id, limit=limit, offset=offset, budget=b)
+
     @app.get(
         "/v1/papers/{paper_id:path}",
         tags=["papers"],

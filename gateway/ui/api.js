@@ -76,6 +76,8 @@ export const api = {
   search: (body) => request("POST", "/v1/search", { body }),
   ask: (body) => request("POST", "/v1/ask", { body }),
   paper: (id) => request("GET", `/v1/papers/${encodeURIComponent(id).replace(/%2F/g, "/")}`),
+  passages: (id, offset = 0, limit = 200) =>
+    request("GET", `/v1/papers/${encodeURIComponent(id).replace(/%2F/g, "/")}/passages`, { params: { offset, limit } }),
   similar: (id, k = 10) => request("GET", "/v1/similar", { params: { id, k } }),
   recommend: (ids, k = 10) => request("POST", "/v1/recommend", { body: { seed_ids: ids, k } }),
   path: (from_id, to_id, undirected) =>

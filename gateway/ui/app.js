@@ -432,7 +432,8 @@ async function viewPaper(root, id, p, token) {
       : note(detail.note || "Citation counts are unavailable.", detail.graphOnly ? "info" : "warn"),
     ...(detail.graphOnly
       ? [note("Only the citation graph knows this paper: its metadata and abstract are not stored here. The arXiv link has them.")]
-      : [h("h2", {}, "Abstract"), h("p", { class: "abstract" }, paper.abstract || "No abstract stored.")]));
+      : [h("h2", {}, "Abstract"), h("p", { class: "abstract" }, paper.abstract || "No abstract stored."),
+        fullText(paper.id, token)]));
   root.append(h("div", { class: "paper-grid" }, graphBox, cites, recs, detail.graphOnly ? null : sims));
 
   graphSection(graphBox, paper.id, p, token);
@@ -465,6 +466,55 @@ async function viewPaper(root, id, p, token) {
       list.length ? h("ol", { class: "plist" }, ...list.map((s) => h("li", {},
         paperLink(s.paper), h("span", { class: "muted" }, ` · ${s.paper.year || ""} · similarity ${s.score.toFixed(3)}`)))) : h("p", { class: "muted" }, "No similar papers stored."));
   });
+}
+
+// The paper's stored full text, folded under one line (the same height as the placeholder it
+// replaces, so nothing below moves): its sections as headings, its paragraphs in order, 200 a
+// page with a button for the next.
+const FULLTEXT_PAGE = 200;
+
+function fullText(id, token) {
+  const body = h("div", { class: "fulltext-body" }, skeleton(1, "fulltext-skel"));
+  const box = h("section", { class: "fulltext", "aria-labelledby": "h-fulltext" },
+    h("h2", { id: "h-fulltext" }, "Full text"), body);
+  loadInto(body, "load the full text", async () => {
+    const first = await api.passages(id, 0, FULLTEXT_PAGE);
+    if (token !== current) return;
+    if (!first.total) {
+      body.replaceChildren(h("p", { class: "muted fulltext-none" }, "No full text stored: Ask reads the abstract."));
+      return;
+    }
+    const text = h("div", { class: "fulltext-text" });
+    const more = h("div", { class: "fulltext-more" });
+    let shown = 0;
+    let section = null;
+    const add = (page) => {
+      for (const p of page.passages) {
+        if (p.section !== section) {
+          section = p.section;
+          text.append(h("h3", { class: "fulltext-section" }, section || "(no section title)"));
+        }
+        text.append(h("p", { "data-ordinal": p.ordinal }, p.text));
+      }
+      shown += page.passages.length;
+      const left = page.total - shown;
+      more.replaceChildren(left > 0 && page.passages.length
+        ? h("button", { type: "button", onclick: () => loadInto(more, "load more of the full text", async () => {
+          more.replaceChildren(skeleton(1));
+          add(await api.passages(id, shown, FULLTEXT_PAGE));
+        }) }, `Show the next ${Math.min(left, FULLTEXT_PAGE)} paragraphs (${left} left)`)
+        : "");
+    };
+    add(first);
+    const count = `${first.total} paragraph${first.total === 1 ? "" : "s"}`;
+    const summary = h("summary", {}, `Show the full text: ${count}`);
+    const details = h("details", { class: "fulltext-box" }, summary, text, more);
+    details.addEventListener("toggle", () => {
+      summary.textContent = `${details.open ? "Hide" : "Show"} the full text: ${count}`;
+    });
+    body.replaceChildren(details);
+  });
+  return box;
 }
 
 async function graphOnly(id) {

@@ -11,7 +11,7 @@ import pytest
 from gateway_stack import API_KEY, FULLTEXT_IDS, Stack, Target
 
 from arxivqa.gateway.v1 import gateway_pb2 as pb
-from services.common.arxiv import clean_fulltext
+from services.common.arxiv import Passage, clean_fulltext, parse_fulltext
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
@@ -178,6 +178,68 @@ def test_paper_view_has_citation_counts(stack: Stack, shared_data: Path) -> None
     assert g.HasField("reference_count") and g.reference_count == expected
 
 
+def _stored_fulltext(shared: Path, paper_id: str) -> list[Passage]:
+    path = shared / "arxiv" / "unarxive_sample_fulltext.jsonl"
+    for line in path.read_text().splitlines():
+        if line.strip() and json.loads(line)["id"] == paper_id:
+            got = parse_fulltext(line)
+            assert isinstance(got, list)
+            return got
+    raise AssertionError(paper_id)
+
+
+def test_a_papers_full_text_in_order_a_page_at_a_time(stack: Stack, shared_data: Path) -> None:
+    pid = FULLTEXT_IDS[0]
+    want = _stored_fulltext(shared_data, pid)
+    assert len(want) > 3
+    body = stack.client.get(f"/v1/papers/{pid}/passages").json()
+    assert (body["paper_id"], body["total"], body["offset"], body["limit"]) == (
+        pid,
+        len(want),
+        0,
+        50,
+    )
+    got = body["passages"]
+    assert len(got) == min(50, len(want))
+    for have, p in zip(got, want, strict=False):
+        assert have["id"] == f"{pid}#{p.ordinal}" and have["ordinal"] == p.ordinal
+        assert have["section"] == " ".join(p.section.split())
+        assert have["text"] == " ".join(p.text.split())
+        assert have["source"] == "full_text"
+    page = stack.client.get(f"/v1/papers/{pid}/passages", params={"limit": 2, "offset": 1}).json()
+    assert [p["ordinal"] for p in page["passages"]] == [1, 2] and page["total"] == len(want)
+    past = stack.client.get(f"/v1/papers/{pid}/passages", params={"offset": len(want)}).json()
+    assert past["passages"] == [] and past["total"] == len(want)
+    # a paper stored without full text has none; an unknown one is 404 (slashes in ids too)
+    kaggle = _kaggle(shared_data)[0]["id"]
+    none = stack.client.get(f"/v1/papers/{kaggle}/passages").json()
+    assert (none["passages"], none["total"]) == ([], 0)
+    for unknown in ("2312.99999", "hep-th/9901001"):
+        r = stack.client.get(f"/v1/papers/{unknown}/passages")
+        assert r.status_code == 404, r.text
+        assert r.json()["error"]["message"] == f"paper {unknown} not found"
+    # the paper view itself is unchanged, and still 404 for an unknown paper
+    assert stack.client.get(f"/v1/papers/{pid}").json()["paper"]["id"] == pid
+    assert stack.client.get("/v1/papers/2312.99999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"limit": 201}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"offset": 100_001}, "offset"),
+        ({"limit": "ten"}, "limit"),
+    ],
+)
+def test_bad_paging_of_a_full_text_is_400(stack: Stack, params: dict, words: str) -> None:
+    r = stack.client.get(f"/v1/papers/{FULLTEXT_IDS[0]}/passages", params=params)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert words in r.json()["error"]["message"]
+
+
 def test_citation_operations(stack: Stack, shared_data: Path) -> None:
     refs = [
         line.split("\t")
@@ -235,6 +297,7 @@ def test_openapi_describes_every_operation(stack: Stack) -> None:
         "/v1/search",
         "/v1/ask",
         "/v1/papers/{paper_id}",
+        "/v1/papers/{paper_id}/passages",
         "/v1/similar",
         "/v1/recommend",
         "/v1/path",
@@ -244,6 +307,11 @@ def test_openapi_describes_every_operation(stack: Stack) -> None:
     ):
         assert p in paths
     assert stack.client.get("/docs").status_code == 200
+    passages = paths["/v1/papers/{paper_id}/passages"]["get"]
+    limits = {p["name"]: p["schema"] for p in passages["parameters"] if p["in"] == "query"}
+    assert (limits["limit"]["minimum"], limits["limit"]["maximum"]) == (0, 200)
+    assert (limits["offset"]["minimum"], limits["offset"]["maximum"]) == (0, 100_000)
+    assert {"400", "404"} <= set(passages["responses"])
 
 
 def test_latex_in_a_query_is_harmless(stack: Stack) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from gateway_stack import DEAD, Stack, Target, start_gateway
+from gateway_stack import DEAD, FULLTEXT_IDS, Stack, Target, start_gateway
 from ui_stack import Neighbourhood, low_contrast, shoot, unlabelled
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
@@ -114,6 +114,48 @@ def test_search_open_a_paper_see_its_graph_and_click_through_to_a_neighbour(
     page.wait_for_selector(f'svg a.node.center[data-id="{neighbour}"]')
     assert page.locator("h1").inner_text() == words(hood.titles[neighbour])
     assert page.locator(f'svg a.node[data-id="{hood.center}"]').count() == 1
+
+
+def test_a_paper_page_shows_its_full_text_sections(stack: Stack, page: Any) -> None:
+    pid = "2212.11802"  # 14 paragraphs in 8 sections
+    assert pid in FULLTEXT_IDS
+    api = stack.client.get(f"/v1/papers/{pid}/passages", params={"limit": 200}).json()
+    assert api["total"] > 3 and len(api["passages"]) == api["total"]
+    sections: list[str] = []
+    for p in api["passages"]:
+        if not sections or sections[-1] != p["section"]:
+            sections.append(p["section"])
+    assert len(sections) > 1
+    page.add_init_script(CLS_PROBE)
+    page.goto(ui(stack, f"#/paper/{pid}"))
+    region = page.get_by_role("region", name="Full text")
+    summary = region.locator("summary")
+    summary.wait_for()
+    assert summary.inner_text() == f"Show the full text: {api['total']} paragraphs"
+    # folded until asked for: the boxes below it did not move while it loaded
+    assert not region.locator("h3").first.is_visible()
+    page.wait_for_selector(".recs ol, .recs p.muted")
+    page.wait_for_selector(".sims ol, .sims p.muted")
+    cls = page.evaluate("window.__cls")
+    assert cls < 0.1, f"the paper page moved while loading: cumulative layout shift {cls:.3f}"
+    # opened from the keyboard: every section heading and paragraph, in order
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert region.locator("h3").first.is_visible()
+    assert summary.inner_text() == f"Hide the full text: {api['total']} paragraphs"
+    assert region.locator("h3").all_inner_texts() == sections
+    assert region.locator(".fulltext-text p").all_inner_texts() == [
+        words(p["text"]) for p in api["passages"]
+    ]
+    assert low_contrast(page) == []
+    assert unlabelled(page) == []
+    region.scroll_into_view_if_needed()
+    shoot(page, "paper-fulltext", docs=True)
+
+    # a paper stored without full text says so, in the same one line
+    page.goto(ui(stack, "#/paper/0704.0002"))
+    none = page.get_by_role("region", name="Full text").locator(".fulltext-none")
+    assert none.inner_text() == "No full text stored: Ask reads the abstract."
 
 
 def radii(page: Any) -> dict[str, float]:
