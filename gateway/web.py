@@ -81,6 +81,25 @@ ArxivId = Annotated[
 # character nor "|" (the services treat those as separators and refuse an empty name).
 NAME_CHARS = r"[^\s\x00-\x1f\x7f-\x9f|]"
 
+# What each pattern asks for, in words: a 400 says this rather than the regular expression.
+PATTERN_WORDS = {
+    ARXIV_ID: "an arXiv id like 2101.00001, 2212.11827v2 or hep-th/9901001",
+    NON_BLANK: "some text (at least one character that is not a space)",
+    NAME_CHARS: "a name (at least one character other than spaces, control characters and '|')",
+}
+
+
+def _problem(error: Any) -> str:
+    """One validation error as "where: what is wrong", patterns said in words."""
+    where = ".".join(str(p) for p in error["loc"] if p != "body")
+    if error.get("type") == "string_pattern_mismatch":
+        words = PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern", "")))
+        if words:
+            got = repr(error.get("input"))
+            got = got if len(got) <= 60 else got[:57] + "..."
+            return f"{where}: expected {words}, got {got}"
+    return f"{where}: {error['msg']}"
+
 
 def _not_bool(value: Any) -> Any:
     """JSON true/false is not a number here (pydantic would read it as 1/0)."""
@@ -343,9 +362,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
-        ]
+        problems = [_problem(e) for e in exc.errors()]
         return JSONResponse(
             error_body("INVALID_ARGUMENT", 400, "; ".join(problems)), status_code=400
         )

@@ -18,13 +18,13 @@ const HINTS = {
   504: "The request took too long. Narrow it (fewer results, smaller graph) or retry.",
 };
 
-// Validation messages name a regular expression ("query.from_id: String should match pattern
-// '^...$'"); say instead what the field must hold.
+// Validation messages say what a field must hold ("query.from_id: expected an arXiv id like
+// 2101.00001, ..., got 'x'"); put the two a person meets most as a sentence.
 function plain(message) {
-  const m = /^(?:query|path|body)\.(?:filters\.)?([\w.]+): String should match pattern/.exec(message || "");
+  const m = /^(?:(?:query|path)\.)?(?:filters\.)?([\w.]+): expected (an arXiv id|some text)/.exec(message || "");
   if (!m) return message;
   const name = m[1];
-  if (/(^|_)ids?$|^id\b|seed_ids/.test(name)) {
+  if (m[2] === "an arXiv id") {
     return `${name} is not an arXiv id: use one like 1412.6980, 2212.11827v2 or hep-th/9901001.`;
   }
   if (name === "query" || name === "question") return `The ${name} is empty: type some words.`;

@@ -144,3 +144,70 @@ def test_the_api_key_is_never_logged(stack: Stack, caplog: pytest.LogCaptureFixt
     for secret in (API_KEY, "not-the-key-987", "nope-654"):
         assert secret not in caplog.text
     assert API_KEY not in repr(stack.settings) and API_KEY not in str(stack.settings)
+
+
+@pytest.fixture(scope="module")
+def bridge() -> Iterator[httpx.Client]:
+    """The HTTP bridge alone (no service configured): input is checked before any call."""
+    from fastapi.testclient import TestClient
+
+    from gateway.clients import Clients
+    from gateway.core import Gateway
+    from gateway.web import create_app
+
+    settings = Settings(
+        port=0, http_port=0, embedder_target="", retriever_target="", qa_target="", graph_target=""
+    )
+    gw = Gateway(Clients({}))
+    with TestClient(create_app(gw, settings)) as client:
+        yield client
+    gw.close()
+
+
+ARXIV_WORDS = "expected an arXiv id like 2101.00001, 2212.11827v2 or hep-th/9901001"
+TEXT_WORDS = "expected some text (at least one character that is not a space)"
+NAME_WORDS = (
+    "expected a name (at least one character other than spaces, control characters and '|')"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "message"),
+    [
+        ("GET", "/v1/papers/not-an-id", {}, f"path.paper_id: {ARXIV_WORDS}, got 'not-an-id'"),
+        ("GET", "/v1/papers/0704.1/passages", {}, f"path.paper_id: {ARXIV_WORDS}, got '0704.1'"),
+        ("GET", "/v1/similar", {"params": {"id": "x y"}}, f"query.id: {ARXIV_WORDS}, got 'x y'"),
+        (
+            "GET",
+            "/v1/path",
+            {"params": {"from_id": "1412.6980", "to_id": "hep/99"}},
+            f"query.to_id: {ARXIV_WORDS}, got 'hep/99'",
+        ),
+        ("GET", "/v1/subgraph", {"params": {"id": "x"}}, f"query.id: {ARXIV_WORDS}, got 'x'"),
+        ("POST", "/v1/recommend", {"json": {"seed_ids": ["a"]}}, f"seed_ids.0: {ARXIV_WORDS}"),
+        ("POST", "/v1/search", {"json": {"query": "  "}}, f"query: {TEXT_WORDS}, got '  '"),
+        ("POST", "/v1/ask", {"json": {"question": "\n"}}, f"question: {TEXT_WORDS}, got '\\n'"),
+        (
+            "POST",
+            "/v1/search",
+            {"json": {"query": "x", "filters": {"categories": ["cs.LG", "|"]}}},
+            f"filters.categories.1: {NAME_WORDS}, got '|'",
+        ),
+        ("GET", "/v1/rank", {"params": {"category": " "}}, f"query.category.0: {NAME_WORDS}"),
+    ],
+)
+def test_a_400_says_in_words_what_a_pattern_expects(
+    bridge: httpx.Client, method: str, url: str, kwargs: dict, message: str
+) -> None:
+    r = bridge.request(method, url, **kwargs)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert error["message"].startswith(message), error["message"]
+    assert "pattern" not in error["message"] and "^(" not in error["message"]
+
+
+def test_a_long_value_is_shown_cut(bridge: httpx.Client) -> None:
+    r = bridge.post("/v1/search", json={"query": " " * 100})
+    assert r.status_code == 400
+    assert r.json()["error"]["message"] == f"query: {TEXT_WORDS}, got '{' ' * 56}..."
