@@ -340,6 +340,10 @@ class Reader:
                 "its character offsets: save a tokenizer.json with the model"
             )
         try:
+            check_windowing(tokenizer)
+        except FailedPrecondition as exc:
+            raise ModelNotUsable(str(exc)) from exc
+        try:
             # float32 on CPU whatever the stored dtype (the shipped reader is stored in
             # float16 to halve its size; CPU kernels are fastest and exact in float32)
             model, info = AutoModelForQuestionAnswering.from_pretrained(
@@ -748,6 +752,40 @@ def _spans(
 #: A reader directory may carry this file: what the training pipeline measured and chose
 #: (the no-answer margin, the weights' SHA-256, EM/F1). The SHA is verified at load.
 READER_CARD = "arxivqa_reader.json"
+
+
+def check_windowing(tokenizer: Any) -> None:
+    """Refuse a tokenizer that does not cut a long passage into overlapping windows.
+
+    Reading (and training) relies on ``return_overflowing_tokens`` with a ``stride``
+    yielding windows that cover the whole passage. tokenizers 0.23.2 stops after the
+    second window, so every passage is silently cut to its first ~two windows (seen on a
+    GPU machine, 2026-12-04). One tiny encoding at load time catches that.
+    """
+    context = " ".join(f"w{i}" for i in range(200))
+    enc = tokenizer(
+        ["q?"],
+        [context],
+        truncation="only_second",
+        max_length=32,
+        stride=8,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    covered = 0
+    for w in range(len(enc["input_ids"])):
+        seq = enc.sequence_ids(w)
+        ends = [e for (_, e), sid in zip(enc["offset_mapping"][w], seq, strict=True) if sid == 1]
+        covered = max([covered, *ends])
+    if covered < len(context):
+        import tokenizers
+
+        raise FailedPrecondition(
+            f"this tokenizers library ({tokenizers.__version__}) drops the windows of long "
+            f"passages (it covered {covered} of {len(context)} characters of a test passage "
+            f"in {len(enc['input_ids'])} windows), so answers past the start of a passage "
+            "would never be read: install another tokenizers version (0.23.2 is known bad)"
+        )
 
 
 def verify_model_dir(path: Path) -> dict[str, Any]:

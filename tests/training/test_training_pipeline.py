@@ -300,3 +300,65 @@ def test_estimate_times_real_steps_and_extrapolates(runs: Runs, capsys) -> None:
     assert "this loop vs the first loop:" in out
     assert re.search(r"eval tiny questions\s+6\s", out)
     assert "full run, idle machine" in out
+
+
+def test_train_elsewhere_then_register_here(
+    runs: Runs, tmp_path: Path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """`train --out` (the GPU machine: no MLflow) then `run --trained` (where the store
+    is): the record travels with the weights, the data hashes are checked, and the
+    registered run carries the training machine's figures and commit."""
+    monkeypatch.setenv("ARXIVQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ARXIVQA_GIT_COMMIT", "0123abc")  # the commit a copied tree states
+    data, base = str(runs.data), str(runs.root / "base")
+    common = ["--no-default-data", "--train", data, "--eval", f"tiny={data}", "--base", base]
+    common += ["--max-seq-len", "64", "--doc-stride", "16", "--epochs", "2", "--batch-size", "3"]
+    out = tmp_path / "trained"
+    assert main(["train", *common, "--out", str(out), "--float16", "--time-budget", "0"]) == 0
+    assert "trained 4 steps, 12 of 6 windows" in capsys.readouterr().out
+    record = json.loads((out / "arxivqa_training.json").read_text())
+    assert record["stored_dtype"] == "float16" and record["result"]["steps"] == 4
+    assert record["features"]["windows"] == 6
+    assert record["base_weights_sha256"]  # the base it started from, by content
+    assert (
+        record["data"]["data.tiny.json.sha256"]
+        == hashlib.sha256(runs.data.read_bytes()).hexdigest()
+    )
+    # an output folder that is not empty is refused before any work
+    assert main(["train", *common, "--out", str(out)]) == 2
+    assert "is not empty" in capsys.readouterr().err
+
+    # scoring a folder registers nothing
+    scores = tmp_path / "scores.json"
+    assert main(["score", str(out), *common, "--set", "tiny", "--json", str(scores)]) == 0
+    assert json.loads(scores.read_text())["tiny"]["questions"] == 6
+    assert main(["score", str(out), *common, "--set", "nope"]) == 2
+    assert "unknown eval set(s) nope; known: tiny" in capsys.readouterr().err
+
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    argv = ["run", *common, "--trained", str(out), "--tracking-uri", uri, "--no-promote"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "trained 4 steps, 12 of 6 windows" in printed
+    run_id = re.search(r"run (\w+): registered reader version 1", printed)
+    assert run_id is not None
+    logged = Store.from_env(uri).client(create=False).get_run(run_id.group(1)).data
+    assert logged.params["trained_elsewhere.stored_dtype"] == "float16"
+    assert logged.params["epochs"] == "2" and logged.metrics["train_steps"] == 4
+    assert "trained_elsewhere.processor" in logged.params
+
+    # a reader trained on other data than this machine has is refused, naming the file
+    other = write_squad(tmp_path / "tiny.json", PARAGRAPHS[:2])
+    moved = ["--no-default-data", "--train", str(other), "--eval", f"tiny={other}"]
+    argv = ["run", *moved, "--trained", str(out), "--tracking-uri", uri, "--no-promote"]
+    assert main(argv) == 2
+    assert "trained on other data than this machine has: data.tiny.json.sha256" in (
+        capsys.readouterr().err
+    )
+
+
+def test_share_option_names_a_default_file(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["train", "--share", "nope.json=0.5", "--out", "/nonexistent/x"]) == 2
+    assert "--share nope.json: not a default training file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--share", "qed_squad_train.json=2", "--out", "/x"])

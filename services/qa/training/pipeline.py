@@ -228,10 +228,14 @@ def git_info() -> dict[str, str]:
         )
         return out.stdout.strip() if out.returncode == 0 else ""
 
+    stated = os.environ.get("ARXIVQA_GIT_COMMIT", "")
+    if stated:
+        # a copy of the tree on another machine (a GPU box) whose .git, if any, is not the
+        # checkout's: the caller states the commit the copy was made from
+        return {"mlflow.source.git.commit": stated}
     commit = git("rev-parse", "HEAD")
     if not commit:
-        # a copy of the tree without .git (a GPU machine): the caller may say which commit
-        return {"mlflow.source.git.commit": os.environ.get("ARXIVQA_GIT_COMMIT", "") or "unknown"}
+        return {"mlflow.source.git.commit": "unknown"}
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", "services/qa")
     return {"mlflow.source.git.commit": commit, "git.dirty_services_qa": str(bool(dirty)).lower()}
 

@@ -94,11 +94,19 @@ def _rescore(model_dir: Path, xquad: Path) -> dict[str, float]:
 def model_card(card: dict[str, Any], size: int) -> str:
     params = card.get("params", {})
     scores = card.get("scores", {})
+    gpu = params.get("trained_elsewhere.gpu", "")
+    how = (
+        f"`python -m services.qa.training train` on a GPU machine ({gpu}; "
+        "`scripts/train-reader-gpu.sh`), then evaluated, registered and promoted by "
+        "`python -m services.qa.training run --trained` here"
+        if gpu
+        else "`make train-reader` (`services/qa/training`)"
+    )
     lines = [
         "# arxivqa reader",
         "",
         "An extractive question-answering reader (BERT-style span prediction) fine-tuned by",
-        "`make train-reader` (`services/qa/training`) from the all-MiniLM-L6-v2 encoder",
+        f"{how}, from the all-MiniLM-L6-v2 encoder",
         "(6 layers, 384 hidden, 22.7M parameters). The qa service loads this directory by",
         "default and verifies the SHA-256 below before serving.",
         "",
@@ -163,7 +171,8 @@ def model_card(card: dict[str, Any], size: int) -> str:
     hyper = {
         k: v
         for k, v in params.items()
-        if not k.startswith(("data.", "features.", "split.")) and k != "base_model"
+        if not k.startswith(("data.", "features.", "split."))
+        and k not in ("base_model", "trained_elsewhere.selection")
     }
     lines += [
         "## Training",
@@ -183,10 +192,13 @@ def model_card(card: dict[str, Any], size: int) -> str:
         "```",
         "",
         *_training_lines(card.get("training", {})),
+        *_selection_lines(params),
         "## Limits",
         "",
-        "- A small model (22.7M parameters) trained on ~20k questions in under 90 minutes on",
-        "  2 CPU cores: well below SQuAD-trained BERT readers (see the F1 gap above).",
+        f"- A small model (22.7M parameters) trained on {params.get('data.train_questions', '?')}"
+        f" questions in {card.get('training', {}).get('train_seconds', 0) / 60:.0f} minutes on "
+        f"{gpu or '2 CPU cores'}:",
+        "  well below SQuAD-trained BERT readers (see the F1 gap above).",
         "- Trained on Wikipedia, reviews, Reddit, fairy tales and COVID-19 papers; scientific",
         "  prose other than biomedical is out of domain. Long answers (over 30 tokens) are cut.",
         "- English only; lower-cased vocabulary (uncased BERT tokenizer).",
@@ -198,6 +210,36 @@ def model_card(card: dict[str, Any], size: int) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _selection_lines(params: dict[str, Any]) -> list[str]:
+    """How a reader trained elsewhere was chosen, and from what base weights."""
+    raw = params.get("trained_elsewhere.selection")
+    if not raw:
+        return []
+    sel = json.loads(raw) if isinstance(raw, str) else raw
+    sets = sorted({s for f1s in sel["dev_f1"].values() for s in f1s})
+    lines = [
+        f"Chosen among {len(sel['configs'])} configurations trained side by side on the "
+        f"same machine, on the {sel['chosen_on']} (the sets that report, XQuAD-en and the",
+        "COVID-QA held-out papers, played no part in the choice):",
+        "",
+        "| config | train options | " + " | ".join(f"{s} F1" for s in sets) + " |",
+        "|---|---|" + "---|" * len(sets),
+    ]
+    for name in sorted(sel["configs"]):
+        mark = " (chosen)" if name == sel["chosen"] else ""
+        f1s = sel["dev_f1"].get(name, {})
+        cells = " | ".join(f"{f1s.get(s, float('nan')):.2f}" for s in sets)
+        lines.append(f"| {name}{mark} | `{sel['configs'][name]}` | {cells} |")
+    sha = params.get("base_model.model.safetensors.sha256", "")
+    if sha:
+        lines += [
+            "",
+            "The base weights went to that machine rounded to float16 (SHA-256 "
+            f"`{sha}`) and were trained in float32.",
+        ]
+    return [*lines, ""]
 
 
 def _training_lines(facts: dict[str, Any]) -> list[str]:

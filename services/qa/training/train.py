@@ -55,6 +55,9 @@ def load_tokenizer(source: str) -> Any:
         raise InvalidArgument(f"cannot load a tokenizer from {source!r}: {exc}") from exc
     if not tok.is_fast:
         raise InvalidArgument(f"{source!r} has no fast tokenizer (offset mappings are needed)")
+    from services.qa.reader import check_windowing
+
+    check_windowing(tok)  # training windows are cut the way the reader cuts them
     return tok
 
 
