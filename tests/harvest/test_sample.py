@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cli import SAMPLE
+from gateway.demo import SAMPLE
 from gateway.harvest_cli import last_week
 from services.common.arxiv import Paper, read_papers
 
@@ -22,18 +22,19 @@ def test_demo_without_shared_data_ingests_the_sample_and_offers_a_harvest(
 ) -> None:
     # The stack itself is not started here (that is `make demo`); only which data the demo
     # picks on a fresh clone and what it prints next.
-    from gateway import cli
+    from gateway import cli, demo
+    from gateway.ingest_client import Source
 
-    ingested: list[list[cli.Source]] = []
-    monkeypatch.setattr(cli, "demo_sources", lambda: [])
-    monkeypatch.setattr(cli, "cmd_up", lambda args: 0)
+    ingested: list[list[Source]] = []
+    monkeypatch.setattr(demo, "demo_sources", lambda: [])
+    monkeypatch.setattr(demo, "cmd_up", lambda args: 0)
 
-    def ingest(sources: list[cli.Source], **kw: object) -> dict[str, object]:
+    def ingest(sources: list[Source], **kw: object) -> dict[str, object]:
         ingested.append(list(sources))
         return {"papers": 200, "passages": 0, "citations": 0, "errors": {}, "samples": [],
                 "seconds": 1.0}  # fmt: skip
 
-    monkeypatch.setattr(cli, "ingest_sources", ingest)
+    monkeypatch.setattr(demo, "ingest_sources", ingest)
     assert cli.main(["demo"]) == 0
     assert [s.path for s in ingested[0]] == [SAMPLE]
     out = capsys.readouterr().out
