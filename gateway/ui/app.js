@@ -433,7 +433,7 @@ async function viewPaper(root, id, p, token) {
     ...(detail.graphOnly
       ? [note("Only the citation graph knows this paper: its metadata and abstract are not stored here. The arXiv link has them.")]
       : [h("h2", {}, "Abstract"), h("p", { class: "abstract" }, paper.abstract || "No abstract stored."),
-        fullText(paper.id, token)]));
+        fullText(paper.id, Boolean(paper.abstract), token)]));
   root.append(h("div", { class: "paper-grid" }, graphBox, cites, recs, detail.graphOnly ? null : sims));
 
   graphSection(graphBox, paper.id, p, token);
@@ -473,7 +473,7 @@ async function viewPaper(root, id, p, token) {
 // page with a button for the next.
 const FULLTEXT_PAGE = 200;
 
-function fullText(id, token) {
+function fullText(id, hasAbstract, token) {
   const body = h("div", { class: "fulltext-body" }, skeleton(1, "fulltext-skel"));
   const box = h("section", { class: "fulltext", "aria-labelledby": "h-fulltext" },
     h("h2", { id: "h-fulltext" }, "Full text"), body);
@@ -481,7 +481,8 @@ function fullText(id, token) {
     const first = await api.passages(id, 0, FULLTEXT_PAGE);
     if (token !== current) return;
     if (!first.total) {
-      body.replaceChildren(h("p", { class: "muted fulltext-none" }, "No full text stored: Ask reads the abstract."));
+      body.replaceChildren(h("p", { class: "muted fulltext-none" },
+        hasAbstract ? "No full text stored: Ask reads the abstract." : "No full text stored."));
       return;
     }
     const text = h("div", { class: "fulltext-text" });
