@@ -21,7 +21,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from services.qa.random_models import save_random_bert
+from services.devtools.random_models import save_random_bert
 from services.qa.training.cli import main
 from services.qa.training.data import build_train_features, load_squad
 from services.qa.training.evaluate import predict, squad_scores
@@ -332,6 +332,10 @@ def test_train_elsewhere_then_register_here(
     scores = tmp_path / "scores.json"
     assert main(["score", str(out), *common, "--set", "tiny", "--json", str(scores)]) == 0
     assert json.loads(scores.read_text())["tiny"]["questions"] == 6
+    # the same through the serving ONNX int8 backend (the qa service's default)
+    argv = ["score", str(out), *common, "--backend", "onnx", "--quantize", "--set", "tiny"]
+    assert main(argv) == 0
+    assert re.search(r"tiny\s+6\s", capsys.readouterr().out)
     assert main(["score", str(out), *common, "--set", "nope"]) == 2
     assert "unknown eval set(s) nope; known: tiny" in capsys.readouterr().err
 

@@ -212,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], dest="sets", help="eval set name (repeatable)"
     )
     p_score.add_argument("--json", type=Path, default=None, help="also write the scores here")
+    p_score.add_argument(
+        "--backend", choices=("torch", "onnx"), default="torch", help="as the qa service's"
+    )
+    p_score.add_argument(
+        "--quantize", action="store_true", help="int8, as ARXIVQA_QA_QUANTIZE=true does"
+    )
     p_est = sub.add_parser("estimate", help="time real steps and extrapolate the full run")
     _add_run_options(p_est)
     p_est.add_argument("--steps", type=int, default=20, help="training steps to time")
@@ -318,7 +324,8 @@ def _score(args: argparse.Namespace) -> int:
 
     from services.qa.training.pipeline import score
 
-    scores = score(_options(args, promote=False), args.model, args.sets)
+    backend = {"backend": args.backend, "quantize": args.quantize}
+    scores = score(_options(args, promote=False), args.model, args.sets, **backend)
     _out(f"{'eval set':<20} {'questions':>9} {'EM':>7} {'F1':>7}")
     for name, s in scores.items():
         _out(f"{name:<20} {s.questions:>9} {s.exact_match:>7.2f} {s.f1:>7.2f}")

@@ -240,12 +240,17 @@ def git_info() -> dict[str, str]:
     return {"mlflow.source.git.commit": commit, "git.dirty_services_qa": str(bool(dirty)).lower()}
 
 
-def load_reader(model_dir: Path | str, device: str = "cpu", batch_size: int = 32) -> Any:
+def load_reader(
+    model_dir: Path | str, device: str = "cpu", batch_size: int = 32, **backend: Any
+) -> Any:
     """The serving ``Reader`` over a model directory, with its serving defaults (window
-    length, stride, answer length), warmed up."""
+    length, stride, answer length), warmed up; ``backend`` passes ``backend="onnx"``,
+    ``quantize=True`` and the like to it (default: torch, float32)."""
     from services.qa.reader import Reader
 
-    reader = Reader(str(model_dir), device=device, batch_size=batch_size, no_answer_margin=0.0)
+    reader = Reader(
+        str(model_dir), device=device, batch_size=batch_size, no_answer_margin=0.0, **backend
+    )
     reader.warm_up()
     return reader
 
@@ -548,10 +553,13 @@ def run(options: PipelineOptions, trained: Path | None = None) -> PipelineResult
     return PipelineResult(run_id, version, result, scores, decision, features, seconds, calibration)
 
 
-def score(options: PipelineOptions, model_dir: Path, sets: Sequence[str] = ()) -> dict[str, Scores]:
+def score(
+    options: PipelineOptions, model_dir: Path, sets: Sequence[str] = (), **backend: Any
+) -> dict[str, Scores]:
     """EM/F1 of a reader folder on the eval sets (all, or those named), through the
-    serving ``Reader``; nothing is registered. For choosing between runs on the
-    development sets without touching the sets that report."""
+    serving ``Reader`` (``backend``: as ``load_reader``); nothing is registered. For
+    choosing between runs on the development sets without touching the sets that report,
+    and for the quality of a serving backend (ONNX, int8)."""
     data = prepare(options)
     unknown = sorted(set(sets) - data.eval_sets.keys())
     if unknown:
@@ -559,7 +567,7 @@ def score(options: PipelineOptions, model_dir: Path, sets: Sequence[str] = ()) -
             f"unknown eval set(s) {', '.join(unknown)}; known: {', '.join(data.eval_sets)}"
         )
     chosen = {n: ex for n, ex in data.eval_sets.items() if not sets or n in sets}
-    reader = load_reader(model_dir, str(pick_device(None)), options.eval_batch_size)
+    reader = load_reader(model_dir, str(pick_device(None)), options.eval_batch_size, **backend)
     scores, _ = evaluate_sets(reader, chosen)
     return scores
 
