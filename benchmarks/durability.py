@@ -29,7 +29,7 @@ import redis
 
 from arxivqa.graph.v1 import graph_pb2, graph_pb2_grpc
 from arxivqa.retriever.v1 import retriever_pb2, retriever_pb2_grpc
-from services.common.redis_server import LocalRedis
+from services.devtools.redis_server import LocalRedis
 from services.graph.server import Settings as GraphSettings
 from services.graph.server import create_server as graph_server
 from services.retriever.server import Settings as RetrieverSettings

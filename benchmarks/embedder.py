@@ -41,7 +41,7 @@ import numpy as np
 
 from arxivqa.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from services.common.healthcheck import check
-from services.common.redis_server import free_port
+from services.devtools.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "beir" / "scifact" / "corpus.jsonl"

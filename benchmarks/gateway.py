@@ -48,8 +48,8 @@ import numpy as np
 from arxivqa.gateway.v1 import gateway_pb2 as pb
 from arxivqa.gateway.v1 import gateway_pb2_grpc
 from services.common.healthcheck import check
-from services.common.redis_server import PROJECT_ROOT, free_port
-from services.qa.random_models import save_random_bert
+from services.devtools.random_models import save_random_bert
+from services.devtools.redis_server import PROJECT_ROOT, free_port
 
 DATA = Path(os.environ.get("ARXIVQA_DATA_DIR", PROJECT_ROOT / ".data"))
 CACHE = PROJECT_ROOT / ".data" / "cache"

@@ -32,10 +32,10 @@ import redis
 
 from arxivqa.graph.v1 import graph_pb2 as pb
 from arxivqa.graph.v1 import graph_pb2_grpc
-from services.common.redis_server import LocalRedis
+from services.devtools.graph_readers import read_citations_tsv, read_papers_jsonl
+from services.devtools.redis_server import LocalRedis
 from services.graph.citations import CitationGraph
 from services.graph.domain import PaperAttributes
-from services.graph.readers import read_citations_tsv, read_papers_jsonl
 from services.graph.server import Settings, create_server
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv"

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks.gateway import EMBEDDERS, cpu_seconds, spawn, stop, wait_serving
-from services.common.redis_server import PROJECT_ROOT, LocalRedis, free_port
+from services.devtools.redis_server import PROJECT_ROOT, LocalRedis, free_port
 
 DEFAULT_PAPERS = PROJECT_ROOT.parent / "shared" / "data" / "arxiv" / "kaggle_sample_200.jsonl"
 ISSUE_BASELINE = 12.7  # papers/s with torch when issue 12 was filed (quiet machine)

@@ -3,7 +3,7 @@
     python -m benchmarks.retriever            (make bench-retriever)
     python -m benchmarks.retriever --quick    (smaller synthetic set, fewer queries)
 
-Starts its own Redis Stack (services.common.redis_server.LocalRedis, AOF on, data in a
+Starts its own Redis Stack (services.devtools.redis_server.LocalRedis, AOF on, data in a
 temporary directory) and uses the retriever core in-process. Vectors come from the real
 embedder core (services.embedder.model.SentenceEmbedder, all-MiniLM-L6-v2) and are cached
 under .data/cache/ keyed by a hash of the model weights and the texts.
@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     n_syn = 20_000 if args.quick else args.synthetic
     n_q = 100 if args.quick else args.queries
     skip = set(filter(None, args.skip.split(",")))
-    from services.common.redis_server import LocalRedis
+    from services.devtools.redis_server import LocalRedis
     from services.retriever.index import IndexConfig
 
     cfg = IndexConfig()

@@ -46,7 +46,7 @@ from arxivqa.gateway.v1 import gateway_pb2_grpc
 from arxivqa.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from benchmarks.gateway import reader_dir
 from services.common.healthcheck import check
-from services.common.redis_server import PROJECT_ROOT, LocalRedis, free_port
+from services.devtools.redis_server import PROJECT_ROOT, LocalRedis, free_port
 from services.graph.citations import CitationGraph
 
 SHARED = PROJECT_ROOT.parent / "shared" / "data" / "arxiv"

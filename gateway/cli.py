@@ -26,11 +26,12 @@ from gateway.commands import cmd_ask, cmd_paper, cmd_search, gateway_stub
 from gateway.demo import cmd_demo
 from gateway.ingest_client import cmd_ingest
 from gateway.supervisor import DATA_DIR, RUN_DIR, SERVICES, cmd_down, cmd_status, cmd_up
+from services.common.settings import local_target
 
 # SERVICES and cmd_status are used from here by the stack tests (tests/gateway).
 __all__ = ["SERVICES", "cmd_status", "main"]
 
-DEFAULT_GATEWAY = os.environ.get("ARXIVQA_GATEWAY_ADDR", "127.0.0.1:50050")
+DEFAULT_GATEWAY = os.environ.get("ARXIVQA_GATEWAY_ADDR", local_target("gateway"))
 
 
 def cmd_train_reader(argv: list[str]) -> int:

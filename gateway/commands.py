@@ -9,18 +9,14 @@ from typing import Any
 
 import grpc
 
+from services.common.settings import message_size_options
+
 
 def gateway_stub(target: str) -> Any:
     """A Gateway stub on a plain channel to ``target`` (host:port)."""
     from arxivqa.gateway.v1 import gateway_pb2_grpc
 
-    channel = grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-        ],
-    )
+    channel = grpc.insecure_channel(target, options=message_size_options())
     return gateway_pb2_grpc.GatewayStub(channel)
 
 

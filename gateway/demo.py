@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 from gateway.ingest_client import Source, ingest_sources, print_summary
-from gateway.supervisor import GATEWAY, RUN_DIR, cmd_up
-from services.common.redis_server import PROJECT_ROOT
+from gateway.supervisor import GATEWAY, RUN_DIR, cmd_up, http_port
+from services.common.settings import PROJECT_ROOT
 
 SHARED_ARXIV = PROJECT_ROOT.parent / "shared" / "data" / "arxiv"
 SAMPLE = PROJECT_ROOT / "gateway" / "sample" / "arxiv_metadata_sample.jsonl"
@@ -41,7 +41,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             # A fresh clone: the CC0 metadata sample that ships with the project.
             print(f"no demo data at {SHARED_ARXIV}; using the shipped sample {SAMPLE.name}")
             sources = [Source("papers", SAMPLE)]
-    page = f"http://127.0.0.1:{os.environ.get('ARXIVQA_GATEWAY_HTTP_PORT', '8080')}/ui/"
+    page = f"http://127.0.0.1:{http_port()}/ui/"
     print(f"web page: {page} (once the stack below is up)")
     cmd_up(args)
     print(f"\nopen {page} in a browser: papers appear there as they are ingested")
@@ -53,7 +53,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         checkpoint=RUN_DIR / "demo-checkpoint.json",
     )
     print_summary(summary)
-    http = int(os.environ.get("ARXIVQA_GATEWAY_HTTP_PORT", "8080"))
+    http = http_port()
     from gateway.harvest_cli import last_week
 
     print(

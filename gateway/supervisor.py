@@ -19,22 +19,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.redis_server import PROJECT_ROOT
+from services.common.settings import (
+    GATEWAY_HTTP_PORT,
+    PORTS,
+    PROJECT_ROOT,
+    REDIS_PORT,
+    data_dir,
+)
 
-DATA_DIR = Path(os.environ.get("ARXIVQA_DATA_DIR", PROJECT_ROOT / ".data"))
+DATA_DIR = data_dir(PROJECT_ROOT)
 RUN_DIR = DATA_DIR / "run"
 
 
 @dataclass(frozen=True)
 class Proc:
+    """A process of the stack: ``python -m module`` on ``ARXIVQA_<NAME>_PORT``."""
+
     name: str
     module: str
-    port_env: str
-    default_port: int
+
+    @property
+    def port_env(self) -> str:
+        return f"ARXIVQA_{self.name.upper()}_PORT"
 
     @property
     def port(self) -> int:
-        return int(os.environ.get(self.port_env, self.default_port))
+        return int(os.environ.get(self.port_env, PORTS[self.name]))
 
     @property
     def target(self) -> str:
@@ -42,12 +52,17 @@ class Proc:
 
 
 SERVICES = (
-    Proc("embedder", "services.embedder.server", "ARXIVQA_EMBEDDER_PORT", 50051),
-    Proc("retriever", "services.retriever.server", "ARXIVQA_RETRIEVER_PORT", 50052),
-    Proc("graph", "services.graph.server", "ARXIVQA_GRAPH_PORT", 50054),
-    Proc("qa", "services.qa.server", "ARXIVQA_QA_PORT", 50053),
+    Proc("embedder", "services.embedder.server"),
+    Proc("retriever", "services.retriever.server"),
+    Proc("graph", "services.graph.server"),
+    Proc("qa", "services.qa.server"),
 )
-GATEWAY = Proc("gateway", "gateway.server", "ARXIVQA_GATEWAY_PORT", 50050)
+GATEWAY = Proc("gateway", "gateway.server")
+
+
+def http_port() -> int:
+    """The gateway's HTTP port: ``ARXIVQA_GATEWAY_HTTP_PORT`` or the default."""
+    return int(os.environ.get("ARXIVQA_GATEWAY_HTTP_PORT", GATEWAY_HTTP_PORT))
 
 
 def _pid_file(name: str) -> Path:
@@ -87,7 +102,7 @@ def _redis_url() -> tuple[str, bool]:
     url = os.environ.get("REDIS_URL")
     if url:
         return url, True
-    port = int(os.environ.get("ARXIVQA_REDIS_PORT", "6379"))
+    port = int(os.environ.get("ARXIVQA_REDIS_PORT", REDIS_PORT))
     return f"redis://127.0.0.1:{port}/0", False
 
 
@@ -107,7 +122,7 @@ def _start_redis() -> str:
             ) from None
     finally:
         client.close()
-    from services.common.redis_server import LocalRedis, RedisNotInstalled
+    from services.devtools.redis_server import LocalRedis, RedisNotInstalled
 
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     server = LocalRedis(data_dir=DATA_DIR / "redis", port=port, appendonly=True)
@@ -203,16 +218,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     for p in SERVICES:
         env[f"ARXIVQA_GATEWAY_{p.name.upper()}_TARGET"] = p.target if p.name in started else ""
     env[GATEWAY.port_env] = str(GATEWAY.port)
-    http_port = int(os.environ.get("ARXIVQA_GATEWAY_HTTP_PORT", "8080"))
-    env["ARXIVQA_GATEWAY_HTTP_PORT"] = str(http_port)
+    http = http_port()
+    env["ARXIVQA_GATEWAY_HTTP_PORT"] = str(http)
     _spawn(GATEWAY, env)
     _wait_healthy([GATEWAY], args.timeout)
     print(
         textwrap.dedent(
             f"""
             arxivqa is up
-              web page      http://127.0.0.1:{http_port}/ui/   (search, ask, papers, citation graph)
-              HTTP API      http://127.0.0.1:{http_port}   (OpenAPI docs: /docs, readiness: /readyz)
+              web page      http://127.0.0.1:{http}/ui/   (search, ask, papers, citation graph)
+              HTTP API      http://127.0.0.1:{http}   (OpenAPI docs: /docs, readiness: /readyz)
               gRPC gateway  {GATEWAY.target}   (arxivqa.gateway.v1.Gateway, reflection on)
               logs, pids    {RUN_DIR}
               stop with     arxivqa down   (or make down)"""

@@ -1,7 +1,7 @@
 """Fixtures shared by every test: a real Redis with Search, shared data, tracing.
 
 No fakes: ``redis_server`` is a real redis-server process with the Search module
-(see services/common/redis_server.py), started once per test session on a free port.
+(see services/devtools/redis_server.py), started once per test session on a free port.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.redis_server import LocalRedis, RedisNotInstalled
+from services.devtools.redis_server import LocalRedis, RedisNotInstalled
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

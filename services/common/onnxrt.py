@@ -35,6 +35,7 @@ from typing import Any
 
 from services.common.errors import FailedPrecondition
 from services.common.hashing import sha256_file
+from services.common.settings import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,6 @@ log = logging.getLogger(__name__)
 EXPORT_FORMAT = 2
 OPSET = 17
 META_FILE = "export.json"
-
-
-def data_dir() -> Path:
-    """The git-ignored data directory: ``ARXIVQA_DATA_DIR``, default ``./.data``."""
-    return Path(os.environ.get("ARXIVQA_DATA_DIR", ".data")).expanduser().resolve()
 
 
 def default_cache_dir() -> Path:

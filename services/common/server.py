@@ -24,7 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
-from services.common.settings import ServerSettings
+from services.common.settings import ServerSettings, message_size_options
 from services.common.telemetry import server_interceptors
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,7 @@ class GrpcService:
         self._warm_up_error: BaseException | None = None
         self._stopped = threading.Event()
 
-        options = [
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-        ]
+        options = [*message_size_options(settings.max_message_bytes), ("grpc.so_reuseport", 0)]
         self.server = grpc.server(
             futures.ThreadPoolExecutor(
                 max_workers=settings.max_workers, thread_name_prefix=f"{name}-rpc"

@@ -264,3 +264,51 @@ def settings_env_names(name: str) -> set[str]:
             if isinstance(choice, str):
                 names.add(choice.upper())
     return names
+
+
+def _ignore_regex(pattern: str) -> re.Pattern[str]:
+    """One .dockerignore pattern as a regular expression over slash-separated paths."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.index("]", i)
+            out.append(pattern[i : end + 1])
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def in_build_context(path: str, dockerignore: Path | None = None) -> bool:
+    """Whether ``.dockerignore`` lets ``path`` (relative to the root) into the build context.
+
+    Docker's rules: patterns apply in order and the last one that matches decides; a pattern
+    that matches a directory matches everything under it; ``!`` lets a path back in.
+    """
+    text = (dockerignore or ROOT / ".dockerignore").read_text()
+    parts = path.strip("/").split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    included = True
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        regex = _ignore_regex(line.lstrip("!").strip("/"))
+        if any(regex.fullmatch(p) for p in prefixes):
+            included = negate
+    return included

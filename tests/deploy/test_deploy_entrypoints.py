@@ -41,8 +41,8 @@ from deploy_support import (
     read_env_file,
 )
 
-from services.common.redis_server import free_port
-from services.qa.random_models import save_random_bert
+from services.devtools.random_models import save_random_bert
+from services.devtools.redis_server import free_port
 
 pytestmark = pytest.mark.slow
 

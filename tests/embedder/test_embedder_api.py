@@ -19,9 +19,9 @@ from opentelemetry.trace import SpanKind
 
 from arxivqa.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from services.common.healthcheck import check
-from services.common.redis_server import free_port
 from services.common.server import GrpcService
 from services.common.telemetry import traced_channel
+from services.devtools.redis_server import free_port
 from services.embedder.model import DEFAULT_WEIGHTS_SHA256, SentenceEmbedder
 from services.embedder.server import Settings, create_server
 from services.embedder.servicer import SERVICE_NAME

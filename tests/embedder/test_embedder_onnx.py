@@ -244,7 +244,7 @@ def test_the_server_process_serves_either_backend_from_its_settings(
 
     from arxivqa.embedder.v1 import embedder_pb2, embedder_pb2_grpc
     from services.common.healthcheck import check
-    from services.common.redis_server import free_port
+    from services.devtools.redis_server import free_port
 
     port = free_port()
     cache = tmp_path / "onnx"

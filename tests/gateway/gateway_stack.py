@@ -32,7 +32,7 @@ from gateway.settings import Settings as GatewaySettings
 from gateway.web import HttpServer
 from services.common.arxiv import clean_fulltext
 from services.common.server import GrpcService
-from services.qa.random_models import package_tokenizer as _tokenizer
+from services.devtools.random_models import package_tokenizer as _tokenizer
 
 API_KEY = "test-key-123"
 # Full texts ingested: three short ones of the 49 (keeps embedding time in tests low).

@@ -10,7 +10,7 @@ import pytest
 from gateway_stack import DEAD, Stack, Target, start_gateway, start_qa
 
 from arxivqa.gateway.v1 import gateway_pb2 as pb
-from services.common.redis_server import free_port
+from services.devtools.redis_server import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
-from services.common.redis_server import LocalRedis
+from services.devtools.redis_server import LocalRedis
 
 FUZZ_EXAMPLES = int(os.environ.get("ARXIVQA_FUZZ_EXAMPLES", "15"))
 

@@ -19,7 +19,7 @@ from gateway_stack import API_KEY, Stack
 from arxivqa.gateway.v1 import gateway_pb2 as pb
 from gateway.server import build_gateway, create_http_server
 from gateway.settings import Settings
-from services.common.redis_server import PROJECT_ROOT
+from services.devtools.redis_server import PROJECT_ROOT
 
 PAPER = "2212.11770"  # in the stack's unarXive sample
 

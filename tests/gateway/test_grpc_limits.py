@@ -36,7 +36,7 @@ from arxivqa.gateway.v1 import gateway_pb2
 from arxivqa.graph.v1 import graph_pb2
 from arxivqa.qa.v1 import qa_pb2
 from arxivqa.retriever.v1 import retriever_pb2
-from services.common.redis_server import LocalRedis
+from services.devtools.redis_server import LocalRedis
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from gateway_stack import API_KEY, Stack, ingest_requests, start_gateway, start_
 from arxivqa.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.common.healthcheck import check
 from services.common.redis_health import HEALTH_NAME
-from services.common.redis_server import LocalRedis
+from services.devtools.redis_server import LocalRedis
 from services.graph.citations import CitationGraph
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from arxivqa.graph.v1 import graph_pb2 as pb
 from arxivqa.graph.v1 import graph_pb2_grpc
 from services.common.healthcheck import check
-from services.common.redis_server import LocalRedis, free_port
 from services.common.server import GrpcService
+from services.devtools.redis_server import LocalRedis, free_port
 from services.graph.server import SERVICE_NAME, Settings, create_server
 
 HUB = "1412.6980"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.common.errors import InvalidArgument, NotFound, Unavailable
-from services.common.redis_server import LocalRedis
+from services.devtools.redis_server import LocalRedis
 from services.graph.citations import CitationGraph
 from services.graph.domain import Direction, PaperAttributes, RecommendMethod
 

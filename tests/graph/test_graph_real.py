@@ -21,8 +21,8 @@ import redis
 from arxivqa.graph.v1 import graph_pb2 as pb
 from arxivqa.graph.v1 import graph_pb2_grpc
 from services.common.server import GrpcService
+from services.devtools.graph_readers import read_citations_tsv, read_papers_jsonl
 from services.graph.citations import CitationGraph
-from services.graph.readers import read_citations_tsv, read_papers_jsonl
 from services.graph.server import Settings, create_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]

@@ -20,8 +20,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from services.qa.random_models import package_tokenizer as _tokenizer
-from services.qa.random_models import save_random_bert
+from services.devtools.random_models import package_tokenizer as _tokenizer
+from services.devtools.random_models import save_random_bert
 
 HIDDEN = 32
 SCALE = 10.0

@@ -15,7 +15,7 @@ from arxivqa.retriever.v1 import retriever_pb2 as pb
 from arxivqa.retriever.v1 import retriever_pb2_grpc
 from services.common.arxiv import Paper, read_fulltext, read_papers
 from services.common.healthcheck import check
-from services.common.redis_server import LocalRedis
+from services.devtools.redis_server import LocalRedis
 from services.retriever.server import SERVICE_NAME, Settings, create_server
 
 DIM = 16
@@ -343,7 +343,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_start_fails_clearly_when_redis_is_absent() -> None:
-    from services.common.redis_server import free_port
+    from services.devtools.redis_server import free_port
 
     settings = Settings(
         port=0, redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_wait_seconds=0.5

