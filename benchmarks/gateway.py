@@ -48,11 +48,12 @@ import numpy as np
 from arxivqa.gateway.v1 import gateway_pb2 as pb
 from arxivqa.gateway.v1 import gateway_pb2_grpc
 from services.common.healthcheck import check
+from services.common.settings import DATA_DIR_NAME, PORTS, PROJECT_ROOT, data_dir
 from services.devtools.random_models import save_random_bert
-from services.devtools.redis_server import PROJECT_ROOT, free_port
+from services.devtools.redis_server import free_port
 
-DATA = Path(os.environ.get("ARXIVQA_DATA_DIR", PROJECT_ROOT / ".data"))
-CACHE = PROJECT_ROOT / ".data" / "cache"
+DATA = data_dir(PROJECT_ROOT)
+CACHE = PROJECT_ROOT / DATA_DIR_NAME / "cache"
 RUN = DATA / "run"
 SHARED = PROJECT_ROOT.parent / "shared" / "data" / "arxiv"
 TARGET_SEQ_P50_MS = 15.0
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown backend(s) {unknown}; choose from {', '.join(EMBEDDERS)}")
         return 2
 
-    deps = {"retriever": 50052, "graph": 50054}
+    deps = {"retriever": PORTS["retriever"], "graph": PORTS["graph"]}
     for name, port in deps.items():
         port = int(os.environ.get(f"ARXIVQA_{name.upper()}_PORT", port))
         deps[name] = port

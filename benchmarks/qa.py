@@ -43,12 +43,13 @@ from pathlib import Path
 
 import torch
 
+from services.common.settings import DATA_DIR_NAME
 from services.devtools.random_models import package_tokenizer, save_random_bert
 from services.qa.reader import Passage, Reader
 
 ROOT = Path(__file__).resolve().parents[1]
 SCIFACT = ROOT.parent / "shared" / "data" / "beir" / "scifact"
-CACHE = ROOT / ".data" / "cache" / "bench-qa"
+CACHE = ROOT / DATA_DIR_NAME / "cache" / "bench-qa"
 SHIPPED = ROOT / "models" / "reader"
 TARGET_P50_S = 1.0
 PASSAGES = 5

@@ -28,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from services.common.settings import DATA_DIR_NAME
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-CACHE = ROOT / ".data" / "cache"
+CACHE = ROOT / DATA_DIR_NAME / "cache"
 
 
 # -- helpers -------------------------------------------------------------------------------

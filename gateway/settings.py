@@ -7,7 +7,7 @@ import ipaddress
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServerSettings
+from services.common.settings import GATEWAY_HTTP_PORT, PORTS, ServerSettings, local_target
 
 DEPENDENCIES = ("embedder", "retriever", "qa", "graph")
 
@@ -31,12 +31,18 @@ class Settings(ServerSettings):
 
     model_config = SettingsConfigDict(env_prefix="ARXIVQA_GATEWAY_", extra="ignore")
 
-    port: int = Field(50050, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
-    http_port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
-    embedder_target: str = Field("127.0.0.1:50051", description="host:port; empty = absent.")
-    retriever_target: str = Field("127.0.0.1:50052", description="host:port; empty = absent.")
-    qa_target: str = Field("127.0.0.1:50053", description="host:port; empty = absent.")
-    graph_target: str = Field("127.0.0.1:50054", description="host:port; empty = absent.")
+    port: int = Field(
+        PORTS["gateway"], ge=0, le=65535, description="gRPC port; 0 picks a free one."
+    )
+    http_port: int = Field(
+        GATEWAY_HTTP_PORT, ge=0, le=65535, description="HTTP port; 0 picks a free one."
+    )
+    embedder_target: str = Field(local_target("embedder"), description="host:port; empty = absent.")
+    retriever_target: str = Field(
+        local_target("retriever"), description="host:port; empty = absent."
+    )
+    qa_target: str = Field(local_target("qa"), description="host:port; empty = absent.")
+    graph_target: str = Field(local_target("graph"), description="host:port; empty = absent.")
     api_key: SecretStr | None = Field(
         None, description="When set, Ingest needs it (x-api-key / X-API-Key)."
     )

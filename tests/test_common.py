@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -17,7 +18,7 @@ from services.common.arxiv import ARXIV_ID_PATTERN, Paper, canonical_id, parse_p
 from services.common.errors import InvalidArgument
 from services.common.healthcheck import check
 from services.common.server import GrpcService
-from services.common.settings import ServerSettings, load_settings
+from services.common.settings import DATA_DIR_ENV, ServerSettings, data_dir, load_settings
 
 
 def _service(warm_up=None) -> GrpcService:  # type: ignore[no-untyped-def]
@@ -36,6 +37,22 @@ def test_bad_setting_exits_with_the_variable_name(monkeypatch, capsys) -> None:
         load_settings(ServerSettings)
     assert exc.value.code == 2
     assert "ARXIVQA_PORT" in capsys.readouterr().err
+
+
+def test_the_data_directory_is_the_variable_else_dot_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # One rule for every process: the services (relative to their working directory) and
+    # `arxivqa up` (relative to the repository root).
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert data_dir() == tmp_path.resolve() / ".data"
+    assert data_dir(tmp_path / "repo") == tmp_path.resolve() / "repo" / ".data"
+    monkeypatch.setenv(DATA_DIR_ENV, "elsewhere")
+    assert data_dir(tmp_path / "repo") == tmp_path.resolve() / "elsewhere"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(DATA_DIR_ENV, "~/data")
+    assert data_dir() == tmp_path.resolve() / "home" / "data"
 
 
 def test_not_serving_until_warm_up_finishes_then_serving() -> None:

@@ -14,19 +14,17 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.logging import configure_logging
 from services.common.server import GrpcService, serve
-from services.common.settings import ServerSettings, load_settings
+from services.common.settings import PORTS, ServerSettings, load_settings
 from services.common.telemetry import configure_tracing
 from services.embedder.batcher import MicroBatcher
 from services.embedder.model import SentenceEmbedder
 from services.embedder.servicer import SERVICE_NAME, EmbedderServicer, Limits, add_to_server
 
-DEFAULT_PORT = 50051
-
 
 class Settings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="ARXIVQA_EMBEDDER_", extra="ignore")
 
-    port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="Port to bind; 0 picks one.")
+    port: int = Field(PORTS["embedder"], ge=0, le=65535, description="Port to bind; 0 picks one.")
     # RPC threads mostly wait for the batcher, so allow many concurrent callers to meet there.
     max_workers: int = Field(64, ge=1, le=1024, description="Threads serving RPCs.")
     model: str | None = Field(

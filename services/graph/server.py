@@ -13,7 +13,7 @@ from arxivqa.graph.v1 import graph_pb2, graph_pb2_grpc
 from services.common.logging import configure_logging
 from services.common.redis_health import RedisServiceSettings
 from services.common.server import GrpcService, serve
-from services.common.settings import load_settings
+from services.common.settings import DEFAULT_REDIS_URL, PORTS, load_settings
 from services.common.telemetry import configure_tracing
 from services.graph.citations import CitationGraph
 from services.graph.servicer import CitationGraphServicer
@@ -25,9 +25,11 @@ SERVICE_NAME = graph_pb2.DESCRIPTOR.services_by_name["CitationGraph"].full_name
 class Settings(RedisServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ARXIVQA_GRAPH_", extra="ignore")
 
-    port: int = Field(50054, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
+    port: int = Field(
+        PORTS["graph"], ge=0, le=65535, description="Port to bind; 0 picks a free one."
+    )
     redis_url: str = Field(
-        "redis://127.0.0.1:6379/0",
+        DEFAULT_REDIS_URL,
         validation_alias=AliasChoices("ARXIVQA_GRAPH_REDIS_URL", "REDIS_URL", "redis_url"),
         description="Redis holding the citation edges (shared with the retriever, own keys).",
     )

@@ -15,7 +15,7 @@ from pydantic_settings import SettingsConfigDict
 from arxivqa.qa.v1 import qa_pb2, qa_pb2_grpc
 from services.common.logging import configure_logging
 from services.common.server import GrpcService, serve
-from services.common.settings import ServerSettings, load_settings
+from services.common.settings import PORTS, ServerSettings, load_settings
 from services.common.telemetry import configure_tracing
 from services.qa.reader import Limits, Reader
 from services.qa.servicer import ReaderServicer
@@ -29,7 +29,7 @@ SERVICE_NAME = qa_pb2.DESCRIPTOR.services_by_name["Reader"].full_name
 class Settings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="ARXIVQA_QA_", extra="ignore")
 
-    port: int = Field(50053, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
+    port: int = Field(PORTS["qa"], ge=0, le=65535, description="Port to bind; 0 picks a free one.")
     model: str = Field(
         str(SHIPPED_READER),
         min_length=1,

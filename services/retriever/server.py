@@ -13,7 +13,7 @@ from arxivqa.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.common.logging import configure_logging
 from services.common.redis_health import RedisServiceSettings
 from services.common.server import GrpcService, serve
-from services.common.settings import load_settings
+from services.common.settings import DEFAULT_REDIS_URL, PORTS, load_settings
 from services.common.telemetry import configure_tracing
 from services.retriever.index import IndexConfig, RetrieverIndex
 from services.retriever.servicer import RetrieverServicer
@@ -25,9 +25,11 @@ _DEFAULTS = IndexConfig()
 class Settings(RedisServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ARXIVQA_RETRIEVER_", extra="ignore")
 
-    port: int = Field(50052, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
+    port: int = Field(
+        PORTS["retriever"], ge=0, le=65535, description="Port to bind; 0 picks a free one."
+    )
     redis_url: str = Field(
-        "redis://127.0.0.1:6379/0",
+        DEFAULT_REDIS_URL,
         validation_alias=AliasChoices("ARXIVQA_RETRIEVER_REDIS_URL", "REDIS_URL", "redis_url"),
         description="Redis Stack 7.2+ / Redis 8 with the Search module.",
     )

@@ -15,7 +15,8 @@ from deploy_support import (
     settings_env_names,
 )
 
-PORTS = {"gateway": 50050, "embedder": 50051, "retriever": 50052, "qa": 50053, "graph": 50054}
+from services.common.settings import GATEWAY_HTTP_PORT, PORTS
+
 TORCH = {"embedder", "qa"}
 
 
@@ -75,7 +76,8 @@ def test_runtime_image_is_non_root_unbuffered_exec_form_with_health(name: str) -
     assert cfg.env[f"{prefix}PORT"] == str(PORTS[name])
     health = " ".join(cfg.healthcheck)
     if name == "gateway":
-        assert cfg.env["ARXIVQA_GATEWAY_HTTP_PORT"] == "8080" and 8080 in cfg.expose
+        assert cfg.env["ARXIVQA_GATEWAY_HTTP_PORT"] == str(GATEWAY_HTTP_PORT)
+        assert GATEWAY_HTTP_PORT in cfg.expose
         assert cfg.healthcheck[:3] == ["CMD", "python", "-c"] and "/healthz" in health
         assert "curl" not in health and "wget" not in health
     else:

@@ -17,8 +17,9 @@ import pytest
 import yaml
 from deploy_support import ALL_IMAGES, ROOT, SERVICES, settings_env_names
 
+from services.common.settings import PORTS
+
 K8S = ROOT / "deploy" / "k8s"
-PORTS = {"gateway": 50050, "embedder": 50051, "retriever": 50052, "qa": 50053, "graph": 50054}
 STANDARD = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
 
 
