@@ -21,9 +21,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from opentelemetry import trace
+from pydantic import Field
 
 from arxivqa.embedder.v1 import embedder_pb2
 from arxivqa.graph.v1 import graph_pb2
@@ -178,6 +179,13 @@ class Node:
     categories: list[str]
     depth: int
     citation_count: int
+    pagerank: Annotated[
+        float,
+        Field(
+            description="The paper's PageRank over the whole citation graph (not over this "
+            "subgraph), as /v1/rank computes it: alpha 0.85, the scores of all papers sum to 1."
+        ),
+    ] = 0.0
 
 
 @dataclass
@@ -799,6 +807,7 @@ class Gateway:
                 categories=list(n.paper.categories),
                 depth=n.depth,
                 citation_count=n.paper.citation_count,
+                pagerank=n.pagerank,
             )
             for n in resp.nodes
         ]

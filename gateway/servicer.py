@@ -290,6 +290,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
                     categories=n.categories,
                     depth=n.depth,
                     citation_count=n.citation_count,
+                    pagerank=n.pagerank,
                 )
                 for n in r.nodes
             ],

@@ -576,7 +576,8 @@ def create_app(
         depth: Annotated[int, Query(ge=0, le=3, description="1..3; 0 = 1.")] = 1,
         max_nodes: Annotated[int, Query(ge=0, le=2000, description="1..2000; 0 = 100.")] = 0,
     ) -> core.SubgraphResult:
-        """Ego network of a paper as nodes and edges."""
+        """Ego network of a paper as nodes and edges. Each node carries its citation count and
+        its PageRank over the whole graph (as /v1/rank computes it), for sizing a drawing."""
         return gateway.subgraph(id, depth=depth, max_nodes=max_nodes, budget=b)
 
     @app.get("/v1/rank", tags=["citations"], response_model=core.RankResult, responses=ERRORS_READ)

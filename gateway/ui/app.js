@@ -545,7 +545,7 @@ function graphSection(box, id, p, token) {
     field("At most", h("select", { id: "g-cap", name: "cap" }, ...[25, 50, 100, 200].map((v) => h("option", { value: v, selected: v === cap }, `${v} papers`)))),
     field("Size by", h("select", { id: "g-size", name: "size" },
       h("option", { value: "citations", selected: size === "citations" }, "citations (whole graph)"),
-      h("option", { value: "pagerank", selected: size === "pagerank" }, "PageRank (this view)"),
+      h("option", { value: "pagerank", selected: size === "pagerank" }, "PageRank (whole graph)"),
       h("option", { value: "links", selected: size === "links" }, "links in this view"))));
   const canvas = h("div", { class: "graph-canvas" }, skeleton(1, "graph-skel"));
   const legend = h("div", { class: "legend" });

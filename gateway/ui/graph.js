@@ -156,28 +156,15 @@ function layout(nodes, edges, centerId, width, height) {
   };
 }
 
-// PageRank of the drawn graph (links point from citing to cited; damping 0.85; a paper that
-// cites nothing in view spreads its rank evenly). The API's PageRank covers the whole graph
-// but is not returned per node, so "PageRank" sizing ranks papers within this view.
-export function pagerank(n, links, damping = 0.85, iterations = 60) {
-  if (!n) return [];
-  const out = new Array(n).fill(0);
-  for (const [a] of links) out[a]++;
-  let rank = new Array(n).fill(1 / n);
-  for (let it = 0; it < iterations; it++) {
-    let dangling = 0;
-    for (let i = 0; i < n; i++) if (!out[i]) dangling += rank[i];
-    const next = new Array(n).fill((1 - damping) / n + (damping * dangling) / n);
-    for (const [a, b] of links) next[b] += (damping * rank[a]) / out[a];
-    rank = next;
-  }
-  return rank;
+// A PageRank as a short number for a label: 0.000123 -> "1.23e-4".
+export function formatRank(value) {
+  return Number(value || 0).toExponential(2).replace("e-", "e\u2212");
 }
 
 /**
  * Draw `sub` (a /v1/subgraph response) into `container`.
- * sizeBy: "citations" (citations in the whole graph), "pagerank" (PageRank within this view)
- * or "links" (links within this view).
+ * sizeBy: "citations" (citations in the whole graph), "pagerank" (PageRank over the whole
+ * graph, each node's `pagerank` as the API returns it) or "links" (links within this view).
  */
 export function drawGraph(container, sub, { sizeBy = "citations", href = (id) => `#/paper/${id}` } = {}) {
   const width = 800;
@@ -204,10 +191,9 @@ export function drawGraph(container, sub, { sizeBy = "citations", href = (id) =>
     degree[a]++;
     degree[b]++;
   }
-  const pr = sizeBy === "pagerank" ? pagerank(nodes.length, links) : [];
   const weight = nodes.map((d, i) =>
-    sizeBy === "links" ? degree[i] : sizeBy === "pagerank" ? pr[i] : d.citation_count || 0);
-  const maxW = Math.max(sizeBy === "pagerank" ? 1e-9 : 1, ...weight);
+    sizeBy === "links" ? degree[i] : sizeBy === "pagerank" ? d.pagerank || 0 : d.citation_count || 0);
+  const maxW = Math.max(sizeBy === "pagerank" ? 1e-12 : 1, ...weight);
   const radius = weight.map((w) => 5 + 17 * Math.sqrt(w / maxW));
 
   const edgeLayer = el("g", { class: "edges", "aria-hidden": "true" }, svg);
@@ -232,7 +218,7 @@ export function drawGraph(container, sub, { sizeBy = "citations", href = (id) =>
   for (const i of order) {
     const d = nodes[i];
     const category = (d.categories && d.categories[0]) || "unknown";
-    const label = `${d.title || d.id} (${d.id}${d.year ? `, ${d.year}` : ""}; cited by ${d.citation_count})`;
+    const label = `${d.title || d.id} (${d.id}${d.year ? `, ${d.year}` : ""}; cited by ${d.citation_count}; PageRank ${formatRank(d.pagerank)})`;
     const a = el("a", {
       href: href(d.id),
       class: `node${d.id === sub.center_id ? " center" : ""}`,

@@ -11,6 +11,7 @@ import pytest
 from gateway_stack import API_KEY, FULLTEXT_IDS, Stack, Target
 
 from arxivqa.gateway.v1 import gateway_pb2 as pb
+from arxivqa.graph.v1 import graph_pb2, graph_pb2_grpc
 from services.common.arxiv import Passage, clean_fulltext, parse_fulltext
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
@@ -260,6 +261,32 @@ def test_citation_operations(stack: Stack, shared_data: Path) -> None:
     rec = stack.stub.Recommend(pb.RecommendRequest(seed_ids=[b], k=5), timeout=10)
     for r in rec.recommendations:
         assert r.reasons and r.reasons[0].text
+
+
+def test_subgraph_nodes_carry_the_whole_graph_pagerank(stack: Stack) -> None:
+    channel = grpc.insecure_channel(stack.target("graph"))
+    try:
+        ranked = graph_pb2_grpc.CitationGraphStub(channel).Rank(
+            graph_pb2.RankRequest(k=1000), timeout=60
+        )
+    finally:
+        channel.close()
+    score = {r.paper.paper_id: r.score for r in ranked.results}
+    top = ranked.results[0].paper.paper_id
+    params = {"id": top, "depth": 1, "max_nodes": 50}
+    http = stack.client.get("/v1/subgraph", params=params).json()
+    by_http = {n["id"]: n["pagerank"] for n in http["nodes"]}
+    reply = stack.stub.Subgraph(pb.SubgraphRequest(id=top, depth=1, max_nodes=50), timeout=30)
+    by_grpc = {n.id: n.pagerank for n in reply.nodes}
+    assert by_grpc == by_http
+    known = [i for i in by_http if i in score]
+    assert top in known and len(known) >= 2, known
+    for paper_id in known:  # the graph service's Rank score for the same paper, exactly
+        assert by_http[paper_id] == pytest.approx(score[paper_id], rel=1e-12, abs=0)
+    assert all(value > 0 for value in by_http.values())
+    assert max(by_http, key=lambda i: by_http[i]) == top
+    node = stack.client.get("/openapi.json").json()["components"]["schemas"]["Node"]
+    assert "whole citation graph" in node["properties"]["pagerank"]["description"]
 
 
 def test_reads_are_open_but_writes_need_the_api_key(stack: Stack) -> None:

@@ -169,8 +169,6 @@ def radii(page: Any) -> dict[str, float]:
 def test_graph_depth_cap_and_sizes_follow_the_controls(
     stack: Stack, neighbourhood: Neighbourhood, page: Any
 ) -> None:
-    import networkx as nx
-
     center = neighbourhood.center
     page.add_init_script(CLS_PROBE)
     page.goto(ui(stack, f"#/paper/{center}?depth=2&cap=25"))
@@ -195,17 +193,28 @@ def test_graph_depth_cap_and_sizes_follow_the_controls(
     cited = {n["id"]: n["citation_count"] for n in sub["nodes"]}
     assert max(size, key=lambda i: size[i]) == max(cited, key=lambda i: cited[i])
     assert all(size[a] <= size[b] for a in cited for b in cited if cited[a] < cited[b])
-    # Sized by PageRank within the view: the same order as networkx's PageRank of these edges.
+    by_citations = size
+    # Sized by PageRank over the whole graph (each node's pagerank from the API): the most
+    # central paper is the largest circle, and the sizes follow the scores, not the counts.
     page.get_by_label("Size by").select_option("pagerank")
     page.wait_for_url(re.compile(r"size=pagerank"))
     page.wait_for_function("document.querySelector('svg a.node') !== null")
     size = radii(page)
-    graph = nx.DiGraph()
-    graph.add_nodes_from(cited)
-    graph.add_edges_from((e["citing_id"], e["cited_id"]) for e in sub["edges"])
-    pr = nx.pagerank(graph, alpha=0.85)
-    assert max(size, key=lambda i: size[i]) == max(pr, key=lambda i: pr[i])
+    pr = {n["id"]: n["pagerank"] for n in sub["nodes"]}
+    assert all(score > 0 for score in pr.values())
+    central = max(pr, key=lambda i: pr[i])
+    assert max(size, key=lambda i: size[i]) == central
     assert all(size[a] <= size[b] + 0.1 for a in pr for b in pr if pr[a] < pr[b] * 0.99)
+    assert size != by_citations
+    # the smallest-ranked paper's circle against the most central one's: in proportion to
+    # the square roots of their scores (5 px for nothing, 22 px for the top)
+    leaf = min(pr, key=lambda i: pr[i])
+    expected = 5 + 17 * (pr[leaf] / pr[central]) ** 0.5
+    assert size[central] == pytest.approx(22, abs=0.1)
+    assert size[leaf] == pytest.approx(expected, abs=0.1)
+    label = page.locator(f'svg a.node[data-id="{central}"]').get_attribute("aria-label")
+    assert label is not None and "PageRank " in label
+    assert page.get_by_label("Size by").input_value() == "pagerank"
     # Coloured by primary category, one colour each, as the legend says (most frequent first).
     js = "els => els.map(e => [e.dataset.category, e.querySelector('circle').getAttribute('fill')])"
     fills = page.locator("svg a.node").evaluate_all(js)

@@ -268,20 +268,22 @@ class SubgraphRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., depth: _Optional[int] = ..., max_nodes: _Optional[int] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("id", "title", "year", "categories", "depth", "citation_count")
+    __slots__ = ("id", "title", "year", "categories", "depth", "citation_count", "pagerank")
     ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     YEAR_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     CITATION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PAGERANK_FIELD_NUMBER: _ClassVar[int]
     id: str
     title: str
     year: int
     categories: _containers.RepeatedScalarFieldContainer[str]
     depth: int
     citation_count: int
-    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., year: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ..., citation_count: _Optional[int] = ...) -> None: ...
+    pagerank: float
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., year: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ..., citation_count: _Optional[int] = ..., pagerank: _Optional[float] = ...) -> None: ...
 
 class Edge(_message.Message):
     __slots__ = ("citing_id", "cited_id")
