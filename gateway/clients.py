@@ -85,20 +85,33 @@ _STUBS: dict[str, Callable[[grpc.Channel], Any]] = {
 }
 
 
+# The downstream statuses the gateway passes on, each as the domain error that names it
+# (services.common.errors.for_status), with what its message says; any other status (INTERNAL,
+# UNKNOWN, UNIMPLEMENTED, ...) is a bug there and becomes DownstreamFailure (INTERNAL, 500).
+_PASSED_ON: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.INVALID_ARGUMENT: "{details}",
+    grpc.StatusCode.NOT_FOUND: "{details}",
+    grpc.StatusCode.FAILED_PRECONDITION: "{service}: {details}",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "{service} did not answer within the deadline",
+    grpc.StatusCode.UNAVAILABLE: "{service} is unavailable ({details}); retry later",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "{service} is out of capacity ({details}); retry later",
+}
+# grpc's words for a message over a channel's size limit ("Received message larger than
+# max (70000000 vs. 67108864)", "Sent message larger than max ..."): a size limit, not a quota.
+_SIZE_LIMIT = "larger than max"
+
+
 def translate(service: str, exc: grpc.RpcError) -> errors.ServiceError:
     """A downstream status -> the domain error the gateway reports to its own caller."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = (exc.details() if hasattr(exc, "details") else "") or ""
-    if code is grpc.StatusCode.INVALID_ARGUMENT:
-        return errors.InvalidArgument(details)
-    if code is grpc.StatusCode.NOT_FOUND:
-        return errors.NotFound(details)
-    if code is grpc.StatusCode.FAILED_PRECONDITION:
-        return errors.FailedPrecondition(f"{service}: {details}")
-    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return errors.DeadlineExceeded(f"{service} did not answer within the deadline")
-    if code is grpc.StatusCode.UNAVAILABLE:
-        return errors.Unavailable(f"{service} is unavailable ({details}); retry later")
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED and _SIZE_LIMIT in details:
+        return errors.TooLarge(
+            f"{service}: {details}; ask for less at a time (fewer results, a smaller batch)"
+        )
+    template = _PASSED_ON.get(code)
+    if template is not None:
+        return errors.for_status(code.name)(template.format(service=service, details=details))
     log.warning("%s failed with %s: %s", service, code.name, details)
     return DownstreamFailure(f"{service} failed ({code.name}: {details})")
 

@@ -11,9 +11,10 @@ import logging
 
 from opentelemetry import trace
 
+from gateway.auth import ApiKeyInterceptor
 from gateway.clients import Clients
 from gateway.core import Gateway
-from gateway.servicer import SERVICE_NAME, GatewayServicer, add_to_server
+from gateway.servicer import SERVICE_NAME, WRITE_METHODS, GatewayServicer, add_to_server
 from gateway.settings import Settings
 from gateway.web import HttpServer, create_app
 from services.common.logging import configure_logging
@@ -49,7 +50,6 @@ def create_server(
         gw,
         deadline_seconds=settings.deadline_seconds,
         ingest_deadline_seconds=settings.ingest_deadline_seconds,
-        api_key=settings.api_key_value(),
     )
 
     def warm_up() -> None:
@@ -61,6 +61,7 @@ def create_server(
         name="gateway",
         service_names=[SERVICE_NAME],
         add_servicers=lambda server: add_to_server(servicer, server),
+        interceptors=[ApiKeyInterceptor(settings.api_key_value(), WRITE_METHODS)],
         warm_up=warm_up,
         tracer_provider=tracer_provider,
     )

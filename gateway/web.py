@@ -1,13 +1,13 @@
 """HTTP/JSON bridge: the gateway's operations over FastAPI (OpenAPI at /docs).
 
 Routes call the same :class:`gateway.core.Gateway` as the gRPC facade; domain errors map
-to HTTP codes (INVALID_ARGUMENT 400, NOT_FOUND 404, UNAVAILABLE 503, DEADLINE_EXCEEDED
-504, a missing or wrong API key 401) with a JSON body ``{"error": {"status", "code",
+to the HTTP codes they name in services.common.errors (INVALID_ARGUMENT 400, NOT_FOUND
+404, UNAVAILABLE 503, DEADLINE_EXCEEDED 504, RESOURCE_EXHAUSTED 429, or 413 for a size
+limit, a missing or wrong API key 401) with a JSON body ``{"error": {"status", "code",
 "message"}}``. The budget for a request is the ``X-Request-Timeout`` header (seconds) or
 the configured default.
 """
 
-import hmac
 import logging
 import socket
 import threading
@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import core
+from gateway.auth import check_api_key
 from gateway.clients import Budget, DownstreamFailure
 from gateway.settings import Settings
 from gateway.webui import mount_ui
@@ -35,17 +36,9 @@ log = logging.getLogger(__name__)
 
 REQUIRED = ("embedder", "retriever")
 
-_HTTP: tuple[tuple[type[BaseException], int, str], ...] = (
-    (errors.InvalidArgument, 400, "INVALID_ARGUMENT"),
-    (errors.NotFound, 404, "NOT_FOUND"),
-    (errors.FailedPrecondition, 400, "FAILED_PRECONDITION"),
-    (errors.Unavailable, 503, "UNAVAILABLE"),
-    (errors.DeadlineExceeded, 504, "DEADLINE_EXCEEDED"),
-)
-
-
-class Unauthenticated(errors.ServiceError):
-    """A write without the configured API key (HTTP 401, gRPC UNAUTHENTICATED)."""
+# Each domain error names its HTTP status and gRPC status name (services.common.errors);
+# the API key is checked by gateway.auth.check_api_key, as in the gRPC facade.
+Unauthenticated = errors.Unauthenticated
 
 
 def error_body(status: str, code: int, message: str) -> dict[str, Any]:
@@ -134,11 +127,22 @@ ERRORS_READ: dict[int | str, dict[str, Any]] = {
         "Invalid input (INVALID_ARGUMENT): a value outside the documented limits, an "
         "X-Request-Timeout outside 0.001-300 s, or filters.year_from after filters.year_to."
     ),
+    413: _err(
+        "A request or answer over a service's message-size limit (RESOURCE_EXHAUSTED); "
+        "ask for less at a time."
+    ),
+    429: _err("A service ran out of capacity (RESOURCE_EXHAUSTED); retry later."),
     500: _err("A bug in the gateway or a service (INTERNAL); the gateway log has details."),
     503: _err("A required service (embedder, retriever, graph) is unavailable; retry later."),
     504: _err("The request did not finish within its X-Request-Timeout (or the default)."),
 }
-ERRORS_BODY = {**ERRORS_READ, 413: _err("The request body is larger than the configured limit.")}
+ERRORS_BODY = {
+    **ERRORS_READ,
+    413: _err(
+        "The request body is larger than the configured limit, or a request or answer is "
+        "over a service's message-size limit (RESOURCE_EXHAUSTED)."
+    ),
+}
 ERRORS_PAPER = {**ERRORS_READ, 404: _err("No stored paper has that id.")}
 ERRORS_GRAPH = {**ERRORS_READ, 404: _err("A paper id is not in the citation graph.")}
 ERRORS_INGEST = {
@@ -347,18 +351,15 @@ def create_app(
 
     @app.exception_handler(errors.ServiceError)
     async def _service_error(_: Request, exc: errors.ServiceError) -> JSONResponse:
-        for cls, code, status in _HTTP:
-            if isinstance(exc, cls):
-                return JSONResponse(error_body(status, code, str(exc)), status_code=code)
-        if isinstance(exc, DownstreamFailure):
-            return JSONResponse(error_body("INTERNAL", 500, str(exc)), status_code=500)
-        if isinstance(exc, Unauthenticated):
-            return JSONResponse(
-                error_body("UNAUTHENTICATED", 401, str(exc)),
-                status_code=401,
-                headers={"WWW-Authenticate": "X-API-Key"},
-            )
-        return JSONResponse(error_body("INTERNAL", 500, "internal error"), status_code=500)
+        code = exc.http_status
+        # A bare ServiceError is a bug here: its words are not for the caller. A downstream
+        # failure's are (which service failed, with what status).
+        internal = type(exc) is errors.ServiceError and not isinstance(exc, DownstreamFailure)
+        message = "internal error" if internal else str(exc)
+        headers = {"WWW-Authenticate": "X-API-Key"} if code == 401 else None
+        return JSONResponse(
+            error_body(exc.grpc_status, code, message), status_code=code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -391,14 +392,7 @@ def create_app(
     def write_access(
         x_api_key: Annotated[str | None, Header(description="Needed when configured.")] = None,
     ) -> None:
-        if api_key is None:
-            return
-        if not x_api_key or not hmac.compare_digest(x_api_key, api_key):
-            what = "a wrong" if x_api_key else "no"
-            raise Unauthenticated(
-                f"this operation writes data and needs an API key: the request carried {what} "
-                "X-API-Key header"
-            )
+        check_api_key(api_key, x_api_key, carrier="X-API-Key header")
 
     BudgetDep = Annotated[Budget, Depends(budget)]
     KParam = Annotated[int, Query(ge=0, le=core.MAX_K, description="1..100; 0 = 10.")]

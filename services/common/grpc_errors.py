@@ -1,4 +1,4 @@
-"""Map domain errors to gRPC status codes at the servicer boundary."""
+"""Domain errors -> gRPC statuses at the servicer boundary (each error names its code)."""
 
 from __future__ import annotations
 
@@ -14,21 +14,13 @@ from services.common import errors
 
 log = logging.getLogger(__name__)
 
-_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
-    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
-    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
-    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
-    (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
-)
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def status_for(exc: BaseException) -> grpc.StatusCode:
-    for cls, code in _CODES:
-        if isinstance(exc, cls):
-            return code
+    """The gRPC code a domain error names (``grpc_status``); INTERNAL for anything else."""
+    if isinstance(exc, errors.ServiceError):
+        return grpc.StatusCode[exc.grpc_status]
     return grpc.StatusCode.INTERNAL
 
 
