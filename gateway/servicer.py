@@ -74,6 +74,18 @@ def hit_pb(h: core.SearchHit) -> pb.SearchHit:
     )
 
 
+def passage_pb(p: core.Passage) -> pb.Passage:
+    return pb.Passage(
+        id=p.id,
+        paper_id=p.paper_id,
+        section=p.section,
+        ordinal=p.ordinal,
+        text=p.text,
+        score=p.score,
+        source=_SOURCE_TO_PB[p.source],
+    )
+
+
 def batch_from_pb(req: pb.IngestRequest) -> core.IngestBatch:
     return core.IngestBatch(
         batch_id=req.batch_id,
@@ -176,18 +188,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
                 )
                 for a in r.answers
             ],
-            passages=[
-                pb.Passage(
-                    id=p.id,
-                    paper_id=p.paper_id,
-                    section=p.section,
-                    ordinal=p.ordinal,
-                    text=p.text,
-                    score=p.score,
-                    source=_SOURCE_TO_PB[p.source],
-                )
-                for p in r.passages
-            ],
+            passages=[passage_pb(p) for p in r.passages],
             answers_available=r.answers_available,
             note=r.note,
         )
@@ -205,6 +206,21 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
         if r.reference_count is not None:
             resp.reference_count = r.reference_count
         return resp
+
+    @handle_errors
+    def ListPassages(
+        self, request: pb.ListPassagesRequest, context: grpc.ServicerContext
+    ) -> pb.ListPassagesResponse:
+        r = self.gateway.paper_passages(
+            request.id, limit=request.limit, offset=request.offset, budget=self._budget(context)
+        )
+        return pb.ListPassagesResponse(
+            paper_id=r.paper_id,
+            passages=[passage_pb(p) for p in r.passages],
+            total=r.total,
+            offset=r.offset,
+            limit=r.limit,
+        )
 
     @handle_errors
     def SimilarPapers(

@@ -224,6 +224,34 @@ def test_a_papers_full_text_in_order_a_page_at_a_time(stack: Stack, shared_data:
     assert stack.client.get("/v1/papers/2312.99999").status_code == 404
 
 
+def test_grpc_list_passages_gives_what_the_http_route_gives(stack: Stack) -> None:
+    pid = FULLTEXT_IDS[0]
+    for limit, offset in ((0, 0), (2, 1), (200, 3)):
+        params = {"limit": limit, "offset": offset}
+        http = stack.client.get(f"/v1/papers/{pid}/passages", params=params).json()
+        reply = stack.stub.ListPassages(
+            pb.ListPassagesRequest(id=pid, limit=limit, offset=offset), timeout=30
+        )
+        assert (reply.paper_id, reply.total, reply.offset, reply.limit) == (
+            http["paper_id"],
+            http["total"],
+            http["offset"],
+            http["limit"],
+        )
+        got = [(p.id, p.ordinal, p.section, p.text) for p in reply.passages]
+        assert got == [(p["id"], p["ordinal"], p["section"], p["text"]) for p in http["passages"]]
+        assert got and all(p.source == pb.PASSAGE_SOURCE_FULL_TEXT for p in reply.passages)
+    for request, code, words in (
+        (pb.ListPassagesRequest(id="2312.99999"), grpc.StatusCode.NOT_FOUND, "not found"),
+        (pb.ListPassagesRequest(id=" "), grpc.StatusCode.INVALID_ARGUMENT, "an arXiv id"),
+        (pb.ListPassagesRequest(id=pid, limit=201), grpc.StatusCode.INVALID_ARGUMENT, "limit"),
+        (pb.ListPassagesRequest(id=pid, offset=-1), grpc.StatusCode.INVALID_ARGUMENT, "offset"),
+    ):
+        with pytest.raises(grpc.RpcError) as exc:
+            stack.stub.ListPassages(request, timeout=30)
+        assert exc.value.code() is code and words in (exc.value.details() or "")
+
+
 @pytest.mark.parametrize(
     ("params", "words"),
     [

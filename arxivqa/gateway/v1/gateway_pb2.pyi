@@ -179,6 +179,30 @@ class GetPaperResponse(_message.Message):
     note: str
     def __init__(self, paper: _Optional[_Union[Paper, _Mapping]] = ..., citation_count: _Optional[int] = ..., reference_count: _Optional[int] = ..., citations_available: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
 
+class ListPassagesRequest(_message.Message):
+    __slots__ = ("id", "limit", "offset")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    limit: int
+    offset: int
+    def __init__(self, id: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class ListPassagesResponse(_message.Message):
+    __slots__ = ("paper_id", "passages", "total", "offset", "limit")
+    PAPER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSAGES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    paper_id: str
+    passages: _containers.RepeatedCompositeFieldContainer[Passage]
+    total: int
+    offset: int
+    limit: int
+    def __init__(self, paper_id: _Optional[str] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., total: _Optional[int] = ..., offset: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
 class SimilarPapersRequest(_message.Message):
     __slots__ = ("id", "filters", "k")
     ID_FIELD_NUMBER: _ClassVar[int]

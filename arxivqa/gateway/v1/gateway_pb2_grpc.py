@@ -55,6 +55,11 @@ class GatewayStub:
                 request_serializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.GetPaperRequest.SerializeToString,
                 response_deserializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.GetPaperResponse.FromString,
                 _registered_method=True)
+        self.ListPassages = channel.unary_unary(
+                '/arxivqa.gateway.v1.Gateway/ListPassages',
+                request_serializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.ListPassagesRequest.SerializeToString,
+                response_deserializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.ListPassagesResponse.FromString,
+                _registered_method=True)
         self.SimilarPapers = channel.unary_unary(
                 '/arxivqa.gateway.v1.Gateway/SimilarPapers',
                 request_serializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.SimilarPapersRequest.SerializeToString,
@@ -114,6 +119,15 @@ class GatewayServicer:
     def GetPaper(self, request, context):
         """One paper's metadata plus its citation and reference counts (counts are absent,
         with a note, when the graph service is down).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPassages(self, request, context):
+        """A stored paper's full text: its passages (section, text) in order, a page at a time
+        (HTTP: GET /v1/papers/{id}/passages). NOT_FOUND for a paper not stored; a paper stored
+        without full text has total 0.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -180,6 +194,11 @@ def add_GatewayServicer_to_server(servicer, server):
                     servicer.GetPaper,
                     request_deserializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.GetPaperRequest.FromString,
                     response_serializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.GetPaperResponse.SerializeToString,
+            ),
+            'ListPassages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPassages,
+                    request_deserializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.ListPassagesRequest.FromString,
+                    response_serializer=arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.ListPassagesResponse.SerializeToString,
             ),
             'SimilarPapers': grpc.unary_unary_rpc_method_handler(
                     servicer.SimilarPapers,
@@ -299,6 +318,33 @@ class Gateway:
             '/arxivqa.gateway.v1.Gateway/GetPaper',
             arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.GetPaperRequest.SerializeToString,
             arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.GetPaperResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPassages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arxivqa.gateway.v1.Gateway/ListPassages',
+            arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.ListPassagesRequest.SerializeToString,
+            arxivqa_dot_gateway_dot_v1_dot_gateway__pb2.ListPassagesResponse.FromString,
             options,
             channel_credentials,
             insecure,
