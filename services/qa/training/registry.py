@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from services.common.settings import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,6 @@ MODEL_ARTIFACT = "model"
 _REF = re.compile(
     r"^models:/(?P<name>[A-Za-z0-9_.\-]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<ver>\d+))$"
 )
-
-
-def data_dir() -> Path:
-    """The project's git-ignored data directory (``ARXIVQA_DATA_DIR``, default ``./.data``)."""
-    return Path(os.environ.get("ARXIVQA_DATA_DIR", ".data")).resolve()
 
 
 def default_tracking_uri() -> str:
