@@ -190,7 +190,8 @@ def timed(fn: Callable[[], Any]) -> float:
 
 # -- stages -------------------------------------------------------------------------------
 def make_index(url: str, prefix: str, **overrides: Any) -> Any:
-    from services.retriever.index import IndexConfig, RetrieverIndex
+    from services.retriever.config import IndexConfig
+    from services.retriever.index import RetrieverIndex
 
     idx = RetrieverIndex(url, IndexConfig(prefix=prefix, **overrides), socket_timeout=120)
     idx.warm_up(10)
@@ -198,7 +199,10 @@ def make_index(url: str, prefix: str, **overrides: Any) -> Any:
 
 
 def bench_scifact(url: str) -> None:
-    from services.retriever.index import IndexConfig, Mode, PaperRecord, fuse_rrf
+    from services.retriever.config import IndexConfig
+    from services.retriever.fusion import fuse_rrf
+    from services.retriever.query import Mode
+    from services.retriever.records import PaperRecord
 
     sf = load_scifact()
     corpus_vecs = embed_cached(
@@ -292,7 +296,7 @@ def _copy(hits: Sequence[Any]) -> list[Any]:
 
 
 def bench_arxiv(url: str, n_queries: int) -> None:
-    from services.retriever.index import PaperRecord
+    from services.retriever.records import PaperRecord, paper_fields
 
     papers, titles = load_arxiv_titles()
     vectors = embed_cached("arxiv2023-titles", titles)
@@ -306,7 +310,7 @@ def bench_arxiv(url: str, n_queries: int) -> None:
     base = make_index(url, "bench-base")
     t0 = time.perf_counter()
     for r in sample:
-        base.client.hset(base.config.paper_prefix + r.id, mapping=base._paper_mapping(r))
+        base.client.hset(base.config.paper_prefix + r.id, mapping=paper_fields(r, base.config.dim))
     base_s = time.perf_counter() - t0
     base.client.execute_command("FT.DROPINDEX", base.config.papers_index, "DD")
     base.close()
@@ -350,7 +354,7 @@ def bench_arxiv(url: str, n_queries: int) -> None:
 
 
 def latency_rows(idx: Any, label: str, texts: Sequence[str], vecs: np.ndarray) -> None:
-    from services.retriever.index import Mode
+    from services.retriever.query import Mode
 
     rows = []
     for mode in (Mode.VECTOR, Mode.TEXT, Mode.HYBRID):
@@ -373,7 +377,7 @@ def recall_rows(
     ids: Sequence[str],
     ef_values: Sequence[int] = (),
 ) -> None:
-    from services.retriever.index import Mode
+    from services.retriever.query import Mode
 
     exact = exact_top_k(matrix, queries, 10)
     default_ef = idx.config.hnsw_ef_runtime
@@ -406,7 +410,7 @@ def synthetic(n: int, dim: int, rng: np.random.Generator, n_clusters: int = 500)
 
 
 def bench_synthetic(url: str, n: int, n_queries: int) -> None:
-    from services.retriever.index import PaperRecord
+    from services.retriever.records import PaperRecord
 
     rng = np.random.default_rng(42)
     _, titles = load_arxiv_titles()
@@ -461,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     n_q = 100 if args.quick else args.queries
     skip = set(filter(None, args.skip.split(",")))
     from services.devtools.redis_server import LocalRedis
-    from services.retriever.index import IndexConfig
+    from services.retriever.config import IndexConfig
 
     cfg = IndexConfig()
     print(

@@ -15,7 +15,8 @@ from services.common.redis_health import RedisServiceSettings
 from services.common.server import GrpcService, serve
 from services.common.settings import DEFAULT_REDIS_URL, PORTS, load_settings
 from services.common.telemetry import configure_tracing
-from services.retriever.index import IndexConfig, RetrieverIndex
+from services.retriever.config import IndexConfig
+from services.retriever.index import RetrieverIndex
 from services.retriever.servicer import RetrieverServicer
 
 SERVICE_NAME = retriever_pb2.DESCRIPTOR.services_by_name["Retriever"].full_name

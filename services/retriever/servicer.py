@@ -12,17 +12,9 @@ from arxivqa.retriever.v1 import retriever_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.grpc_errors import check_deadline, handle_errors
 from services.common.redis_health import Durability
-from services.retriever.index import (
-    DEFAULT_LIST_LIMIT,
-    Filters,
-    Hit,
-    Mode,
-    PaperRecord,
-    PassageRecord,
-    RetrieverIndex,
-    Source,
-    Target,
-)
+from services.retriever.index import RetrieverIndex
+from services.retriever.query import DEFAULT_LIST_LIMIT, Filters, Mode, Target
+from services.retriever.records import Hit, PaperRecord, PassageRecord, Source
 
 _MODES = {
     pb.SEARCH_MODE_VECTOR: Mode.VECTOR,

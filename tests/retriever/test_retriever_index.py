@@ -13,19 +13,18 @@ import pytest
 import redis
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.retriever.index import (
+from services.retriever.config import IndexConfig
+from services.retriever.fusion import fuse_rrf
+from services.retriever.index import RetrieverIndex
+from services.retriever.query import (
     Filters,
-    IndexConfig,
     Mode,
-    PaperRecord,
-    PassageRecord,
-    RetrieverIndex,
     Target,
     escape_query_text,
     escape_tag,
-    fuse_rrf,
     query_terms,
 )
+from services.retriever.records import PaperRecord, PassageRecord
 
 DIM = 8
 
@@ -170,7 +169,7 @@ def test_hybrid_fuses_with_rrf_and_reports_both_ranks(loaded: RetrieverIndex) ->
 
 
 def test_fuse_rrf_breaks_ties_deterministically() -> None:
-    from services.retriever.index import Hit
+    from services.retriever.records import Hit
 
     v = [Hit("a", "a", vector_rank=1), Hit("b", "b", vector_rank=2)]
     t = [Hit("b", "b", text_rank=1), Hit("a", "a", text_rank=2)]

@@ -16,14 +16,10 @@ import pytest
 from arxivqa.retriever.v1 import retriever_pb2 as pb
 from arxivqa.retriever.v1 import retriever_pb2_grpc
 from services.common.errors import InvalidArgument, NotFound
-from services.retriever.index import (
-    Filters,
-    IndexConfig,
-    PaperRecord,
-    PassageRecord,
-    RetrieverIndex,
-    Source,
-)
+from services.retriever.config import IndexConfig
+from services.retriever.index import RetrieverIndex
+from services.retriever.query import Filters
+from services.retriever.records import PaperRecord, PassageRecord, Source
 from services.retriever.server import Settings, create_server
 
 pytestmark = pytest.mark.slow
