@@ -122,9 +122,10 @@ def setting_names() -> dict[str, str]:
     return {f.name: _bounds(f).setting or f.name for f in dataclasses.fields(IndexConfig)}
 
 
-def setting_field(name: str) -> Any:
-    """A pydantic ``Field`` for the IndexConfig field ``name``: its default and its bounds."""
-    [f] = [f for f in dataclasses.fields(IndexConfig) if f.name == name]
+def setting_field(setting: str) -> Any:
+    """The pydantic ``Field`` of the Settings field ``setting``: its IndexConfig default+bounds."""
+    names = setting_names()
+    [f] = [f for f in dataclasses.fields(IndexConfig) if names[f.name] == setting]
     return Field(f.default, **_bounds(f).field_kwargs())
 
 

@@ -15,12 +15,11 @@ from services.common.redis_health import RedisServiceSettings
 from services.common.server import GrpcService, serve
 from services.common.settings import DEFAULT_REDIS_URL, PORTS, load_settings
 from services.common.telemetry import configure_tracing
-from services.retriever.config import IndexConfig
+from services.retriever.config import IndexConfig, config_from, setting_field
 from services.retriever.index import RetrieverIndex
 from services.retriever.servicer import RetrieverServicer
 
 SERVICE_NAME = retriever_pb2.DESCRIPTOR.services_by_name["Retriever"].full_name
-_DEFAULTS = IndexConfig()
 
 
 class Settings(RedisServiceSettings):
@@ -37,40 +36,24 @@ class Settings(RedisServiceSettings):
     redis_wait_seconds: float = Field(
         30.0, ge=0, le=3600, description="At start, how long to wait for Redis to answer."
     )
-    dim: int = Field(_DEFAULTS.dim, ge=1, le=32768, description="Vector dimension.")
-    index_prefix: str = Field(
-        _DEFAULTS.prefix, pattern=r"^[A-Za-z0-9_.-]+$", description="Key and index prefix."
-    )
-    index_version: int = Field(_DEFAULTS.version, ge=1, description="Index name version.")
-    hnsw_m: int = Field(_DEFAULTS.hnsw_m, ge=2, le=512)
-    hnsw_ef_construction: int = Field(_DEFAULTS.hnsw_ef_construction, ge=1, le=4096)
-    hnsw_ef_runtime: int = Field(_DEFAULTS.hnsw_ef_runtime, ge=1, le=4096)
-    rrf_k: float = Field(_DEFAULTS.rrf_k, ge=0, le=10000, description="RRF k constant.")
-    rrf_window: int = Field(_DEFAULTS.rrf_window, ge=1, le=1000)
-    title_weight: float = Field(_DEFAULTS.title_weight, gt=0, le=100)
-    abstract_weight: float = Field(_DEFAULTS.abstract_weight, gt=0, le=100)
-    section_weight: float = Field(_DEFAULTS.section_weight, gt=0, le=100)
-    passage_weight: float = Field(_DEFAULTS.passage_weight, gt=0, le=100)
-    scorer: str = Field(_DEFAULTS.scorer, pattern=r"^(BM25STD|BM25|TFIDF|TFIDF\.DOCNORM)$")
-    upsert_chunk: int = Field(_DEFAULTS.upsert_chunk, ge=1, le=100000)
+    # The index settings: defaults, bounds and descriptions are IndexConfig's (config.py).
+    dim: int = setting_field("dim")
+    index_prefix: str = setting_field("index_prefix")
+    index_version: int = setting_field("index_version")
+    hnsw_m: int = setting_field("hnsw_m")
+    hnsw_ef_construction: int = setting_field("hnsw_ef_construction")
+    hnsw_ef_runtime: int = setting_field("hnsw_ef_runtime")
+    rrf_k: float = setting_field("rrf_k")
+    rrf_window: int = setting_field("rrf_window")
+    title_weight: float = setting_field("title_weight")
+    abstract_weight: float = setting_field("abstract_weight")
+    section_weight: float = setting_field("section_weight")
+    passage_weight: float = setting_field("passage_weight")
+    scorer: str = setting_field("scorer")
+    upsert_chunk: int = setting_field("upsert_chunk")
 
     def index_config(self) -> IndexConfig:
-        return IndexConfig(
-            dim=self.dim,
-            prefix=self.index_prefix,
-            version=self.index_version,
-            hnsw_m=self.hnsw_m,
-            hnsw_ef_construction=self.hnsw_ef_construction,
-            hnsw_ef_runtime=self.hnsw_ef_runtime,
-            rrf_k=self.rrf_k,
-            rrf_window=self.rrf_window,
-            title_weight=self.title_weight,
-            abstract_weight=self.abstract_weight,
-            section_weight=self.section_weight,
-            passage_weight=self.passage_weight,
-            scorer=self.scorer,
-            upsert_chunk=self.upsert_chunk,
-        )
+        return config_from(self)
 
 
 def create_server(
