@@ -22,6 +22,7 @@ from arxivqa.embedder.v1 import embedder_pb2_grpc
 from arxivqa.graph.v1 import graph_pb2_grpc
 from arxivqa.retriever.v1 import retriever_pb2_grpc
 from services.common import errors
+from services.common.settings import message_size_options
 from services.common.telemetry import traced_channel
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.initial_reconnect_backoff_ms", 250),
     ("grpc.min_reconnect_backoff_ms", 250),
     ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    *message_size_options(),  # 64 MiB, as every service's server
 ]
 
 ENV_NAMES = {

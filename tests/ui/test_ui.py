@@ -215,6 +215,7 @@ def test_graph_depth_cap_and_sizes_follow_the_controls(
     label = page.locator(f'svg a.node[data-id="{central}"]').get_attribute("aria-label")
     assert label is not None and "PageRank " in label
     assert page.get_by_label("Size by").input_value() == "pagerank"
+    shoot(page, "paper-graph-pagerank", docs=True)
     # Coloured by primary category, one colour each, as the legend says (most frequent first).
     js = "els => els.map(e => [e.dataset.category, e.querySelector('circle').getAttribute('fill')])"
     fills = page.locator("svg a.node").evaluate_all(js)
