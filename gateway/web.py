@@ -38,7 +38,6 @@ REQUIRED = ("embedder", "retriever")
 
 # Each domain error names its HTTP status and gRPC status name (services.common.errors);
 # the API key is checked by gateway.auth.check_api_key, as in the gRPC facade.
-Unauthenticated = errors.Unauthenticated
 
 
 def error_body(status: str, code: int, message: str) -> dict[str, Any]:
