@@ -25,10 +25,19 @@ class ServiceError(Exception):
 
 
 class InvalidArgument(ServiceError, ValueError):
-    """The request itself is wrong (gRPC INVALID_ARGUMENT, HTTP 400)."""
+    """The request itself is wrong (gRPC INVALID_ARGUMENT, HTTP 400).
+
+    ``field``: the request field at fault, as a path (``passages[2].text``, ``top_k``); a
+    gRPC servicer then sends it as a typed ``google.rpc.BadRequest`` field violation beside
+    the message, so a client can point at the field without parsing prose.
+    """
 
     grpc_status = "INVALID_ARGUMENT"
     http_status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFound(ServiceError, LookupError):

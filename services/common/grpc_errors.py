@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import logging
@@ -36,12 +37,57 @@ def details(message: str) -> str:
     return message[:MAX_DETAILS_CHARS] + f"... ({len(message)} characters, cut)"
 
 
+#: the trailer that carries a serialized ``google.rpc.Status`` (the gRPC richer error model)
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class _Status(
+    collections.namedtuple("_Status", ("code", "details", "trailing_metadata")), grpc.Status
+):
+    pass
+
+
+def bad_request_status(message: str, field: str) -> grpc.Status:
+    """INVALID_ARGUMENT with a ``google.rpc.BadRequest`` naming ``field`` in its trailer."""
+    from google.protobuf import any_pb2
+    from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+    violation = error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[detail])
+    return _Status(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        message,
+        ((STATUS_DETAILS_KEY, status.SerializeToString()),),
+    )
+
+
+def field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
+    """(field, description) pairs of a ``google.rpc.BadRequest`` in a call's trailer."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    trailer = dict(error.trailing_metadata() or ())
+    raw = trailer.get(STATUS_DETAILS_KEY)
+    if not raw:
+        return []
+    found: list[tuple[str, str]] = []
+    for detail in status_pb2.Status.FromString(raw).details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            found += [(v.field, v.description) for v in bad.field_violations]
+    return found
+
+
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
     code = status_for(exc)
     if code is grpc.StatusCode.INTERNAL:
         # Never leak a traceback to the caller; it goes to the log, with the trace id.
         log.error("unhandled error in %s", method, exc_info=exc)
         context.abort(code, f"internal error in {method}; see the service log")
+    field = getattr(exc, "field", None)
+    if isinstance(exc, errors.InvalidArgument) and field:
+        context.abort_with_status(bad_request_status(details(str(exc)), details(field)))
     context.abort(code, details(str(exc)))
 
 

@@ -532,16 +532,18 @@ def _model_id_of_dir(path: Path) -> str:
 def check_texts(texts: Sequence[str], *, max_texts: int, max_chars: int) -> None:
     """Raise ``InvalidArgument`` naming the first offending text (by index) in a request."""
     if not texts:
-        raise InvalidArgument("texts is empty: send at least one text to embed")
+        raise InvalidArgument("texts is empty: send at least one text to embed", field="texts")
     if len(texts) > max_texts:
         raise InvalidArgument(
             f"too many texts: {len(texts)} in one request, the limit is {max_texts}; "
-            "split the request (or use EmbedStream)"
+            "split the request (or use EmbedStream)",
+            field="texts",
         )
     for i, text in enumerate(texts):
         if not text or text.isspace():
-            raise InvalidArgument(f"texts[{i}] is empty or whitespace only")
+            raise InvalidArgument(f"texts[{i}] is empty or whitespace only", field=f"texts[{i}]")
         if len(text) > max_chars:
             raise InvalidArgument(
-                f"texts[{i}] has {len(text)} characters, over the limit of {max_chars}"
+                f"texts[{i}] has {len(text)} characters, over the limit of {max_chars}",
+                field=f"texts[{i}]",
             )

@@ -46,7 +46,7 @@ def _direction(value: int) -> Direction:
     try:
         return _DIRECTIONS[value]
     except KeyError:
-        raise InvalidArgument(f"unknown direction {value}") from None
+        raise InvalidArgument(f"unknown direction {value}", field="direction") from None
 
 
 def _paper(p: PaperInfo) -> pb.Paper:
@@ -70,13 +70,15 @@ def _page_offset(token: str) -> int:
     if not token:
         return 0
     if not token.isdigit():
-        raise InvalidArgument(f"page_token {token!r} is not one this service returned")
+        raise InvalidArgument(
+            f"page_token {token!r} is not one this service returned", field="page_token"
+        )
     return int(token)
 
 
 def _or_default(value: int, default: int, name: str) -> int:
     if value < 0:
-        raise InvalidArgument(f"{name} must not be negative, got {value}")
+        raise InvalidArgument(f"{name} must not be negative, got {value}", field=name)
     return value or default
 
 
@@ -192,7 +194,7 @@ class CitationGraphServicer(graph_pb2_grpc.CitationGraphServicer):
         k = _or_default(request.k, DEFAULT_K, "k")
         method = _METHODS.get(request.method)
         if method is None:
-            raise InvalidArgument(f"unknown recommend method {request.method}")
+            raise InvalidArgument(f"unknown recommend method {request.method}", field="method")
         recs = self.graph.recommend(list(request.seed_ids), k, method)
         return pb.RecommendResponse(
             results=[

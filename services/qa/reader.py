@@ -412,41 +412,55 @@ class Reader:
     ) -> None:
         lim = self.limits
         if not question or not question.strip():
-            raise InvalidArgument("question is empty")
+            raise InvalidArgument("question is empty", field="question")
         if len(question) > lim.max_question_chars:
             raise InvalidArgument(
-                f"question is {len(question)} characters; at most {lim.max_question_chars}"
+                f"question is {len(question)} characters; at most {lim.max_question_chars}",
+                field="question",
             )
         if not passages:
-            raise InvalidArgument("passages is empty: pass at least one passage to read")
+            raise InvalidArgument(
+                "passages is empty: pass at least one passage to read", field="passages"
+            )
         if len(passages) > lim.max_passages:
             raise InvalidArgument(
-                f"too many passages: {len(passages)}; at most {lim.max_passages} per request"
+                f"too many passages: {len(passages)}; at most {lim.max_passages} per request",
+                field="passages",
             )
         seen: dict[str, int] = {}
         total = 0
         for i, p in enumerate(passages):
             if not p.text or not p.text.strip():
-                raise InvalidArgument(f"passages[{i}].text is empty (passage id {p.id!r})")
+                raise InvalidArgument(
+                    f"passages[{i}].text is empty (passage id {p.id!r})",
+                    field=f"passages[{i}].text",
+                )
             total += len(p.text)
             if p.id:
                 if p.id in seen:
                     raise InvalidArgument(
-                        f"passages[{i}].id {p.id!r} repeats passages[{seen[p.id]}].id"
+                        f"passages[{i}].id {p.id!r} repeats passages[{seen[p.id]}].id",
+                        field=f"passages[{i}].id",
                     )
                 seen[p.id] = i
         if total > lim.max_total_chars:
             raise InvalidArgument(
-                f"passages hold {total} characters in all; at most {lim.max_total_chars}"
+                f"passages hold {total} characters in all; at most {lim.max_total_chars}",
+                field="passages",
             )
         if not 1 <= top_k <= lim.max_top_k:
-            raise InvalidArgument(f"top_k must be in [1, {lim.max_top_k}], got {top_k}")
+            raise InvalidArgument(
+                f"top_k must be in [1, {lim.max_top_k}], got {top_k}", field="top_k"
+            )
         if not 1 <= max_answer_tokens <= self.max_seq_len:
             raise InvalidArgument(
-                f"max_answer_tokens must be in [1, {self.max_seq_len}], got {max_answer_tokens}"
+                f"max_answer_tokens must be in [1, {self.max_seq_len}], got {max_answer_tokens}",
+                field="max_answer_tokens",
             )
         if min_score is not None and not np.isfinite(min_score):
-            raise InvalidArgument(f"min_score must be a finite number, got {min_score}")
+            raise InvalidArgument(
+                f"min_score must be a finite number, got {min_score}", field="min_score"
+            )
 
     def _windows(self, question: str, passages: Sequence[Passage]) -> list[_Window]:
         tok = self._tokenizer
@@ -457,7 +471,8 @@ class Reader:
             limit = self.max_seq_len - tok.num_special_tokens_to_add(pair=True) - self.stride - 1
             raise InvalidArgument(
                 f"question is too long: {q_tokens} tokens; at most {limit} with max_seq_len "
-                f"{self.max_seq_len} and stride {self.stride}"
+                f"{self.max_seq_len} and stride {self.stride}",
+                field="question",
             )
         questions = [question] * len(passages)
         contexts = [p.text for p in passages]

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from opentelemetry.trace import SpanKind
 
 from arxivqa.embedder.v1 import embedder_pb2, embedder_pb2_grpc
+from services.common.grpc_errors import field_violations
 from services.common.healthcheck import check
 from services.common.server import GrpcService
 from services.common.telemetry import traced_channel
@@ -160,6 +161,10 @@ def test_bad_input_is_invalid_argument_naming_the_item(
         stub.Embed(embedder_pb2.EmbedRequest(texts=texts), timeout=30)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert detail in exc.value.details()
+    # the item at fault also travels typed (google.rpc.BadRequest), for a client to point at
+    ((field, description),) = field_violations(exc.value)
+    assert description == exc.value.details()
+    assert field == ("texts" if texts == [] or len(texts) > MAX_TEXTS else detail.split(" ")[0])
 
 
 def test_embed_stream_answers_each_batch_in_order(

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from arxivqa.graph.v1 import graph_pb2 as pb
 from arxivqa.graph.v1 import graph_pb2_grpc
+from services.common.grpc_errors import field_violations
 from services.common.healthcheck import check
 from services.common.server import GrpcService
 from services.devtools.redis_server import LocalRedis, free_port
@@ -190,6 +191,15 @@ def test_error_codes(running: Running) -> None:
     for call, request, code, text in cases:
         got, details = _code(call, request)
         assert (got, text in details) == (code, True), (request, got, details)
+    # request fields at fault also travel typed, as google.rpc.BadRequest field violations
+    for request, field in (
+        (nb(paper_id=HUB, page_token="x"), "page_token"),
+        (nb(paper_id=HUB, direction=7), "direction"),
+        (nb(paper_id=HUB, page_size=-1), "page_size"),
+    ):
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetNeighbors(request)
+        assert [f for f, _ in field_violations(err.value)] == [field], request
 
 
 def test_rank_says_how_fresh_it_is(running: Running) -> None:

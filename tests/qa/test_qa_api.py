@@ -14,6 +14,7 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from arxivqa.qa.v1 import qa_pb2, qa_pb2_grpc
+from services.common.grpc_errors import field_violations
 from services.common.healthcheck import check
 from services.common.settings import load_settings
 from services.qa.server import SERVICE_NAME, Settings, create_server
@@ -136,6 +137,25 @@ def test_duplicate_passage_ids_are_invalid(served) -> None:  # type: ignore[no-u
         stub.Answer(req, timeout=10)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "passages[1].id 'x' repeats passages[0].id" in err.value.details()
+    # the field at fault also travels typed, as a google.rpc.BadRequest field violation
+    assert field_violations(err.value) == [("passages[1].id", err.value.details())]
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (_req("", "text"), "question"),
+        (_req("who?", "text", " "), "passages[1].text"),
+        (_req("who?", "text", top_k=1000), "top_k"),
+        (_req("who?", "a", "b", "c", "d"), "passages"),
+    ],
+)
+def test_bad_input_names_the_field_in_a_bad_request_detail(served, request_, field) -> None:  # type: ignore[no-untyped-def]
+    stub, _ = served
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Answer(request_, timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in field_violations(err.value)] == [field]
 
 
 def test_a_span_is_recorded_under_the_rpc(crafted_qa_model: Path, span_exporter) -> None:  # type: ignore[no-untyped-def]
