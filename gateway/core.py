@@ -2,8 +2,9 @@
 
 Both front doors (the gRPC servicer and the HTTP bridge) call :class:`Gateway`; it
 validates input, calls the embedder, retriever, qa and graph services with deadlines
-taken from the caller's :class:`~gateway.clients.Budget`, and returns the dataclasses
-below (which the HTTP bridge serialises as they are, and the servicer turns into protobuf).
+taken from the caller's :class:`~gateway.clients.Budget`. Its input and output types are
+the models of :mod:`gateway.schema` (which validate the input: the HTTP bridge serves them as
+they are, the servicer maps them to and from protobuf).
 
 Degrades instead of failing: with qa down, ``ask`` returns the passages and a note; with
 graph down, ``get_paper`` returns metadata without counts; graph answers are enriched with
@@ -24,27 +25,37 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
 from opentelemetry import trace
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from arxivqa.embedder.v1 import embedder_pb2
 from arxivqa.graph.v1 import graph_pb2
 from arxivqa.qa.v1 import qa_pb2
 from arxivqa.retriever.v1 import retriever_pb2
+from gateway import schema
 from gateway.clients import Budget, Clients, NotConfigured
+from gateway.schema import (
+    DEFAULT_K,
+    MAX_K,
+    Filters,
+    Mode,
+    Paper,
+    SearchHit,
+    SearchRequest,
+    SearchResult,
+    SimilarPapersRequest,
+)
 from services.common import arxiv, errors
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
 
-Mode = Literal["vector", "text", "hybrid"]
 MODES: dict[str, retriever_pb2.SearchMode] = {
     "vector": retriever_pb2.SEARCH_MODE_VECTOR,
     "text": retriever_pb2.SEARCH_MODE_TEXT,
     "hybrid": retriever_pb2.SEARCH_MODE_HYBRID,
 }
-MAX_K = 100
-MAX_OFFSET = 1000
 MAX_PASSAGES = 50
 MAX_ANSWERS = 20
 MAX_QUERY_CHARS = 2000
@@ -59,43 +70,6 @@ QUERY_CACHE_SIZE = 1024
 
 
 # -- domain objects (also the HTTP bridge's JSON schema) --------------------------------------
-@dataclass
-class Filters:
-    categories: list[str] = field(default_factory=list)
-    year_from: int | None = None
-    year_to: int | None = None
-    authors: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Paper:
-    id: str
-    title: str = ""
-    abstract: str = ""
-    authors: list[str] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    year: int | None = None
-    update_date: str | None = None
-    url: str = ""
-
-
-@dataclass
-class SearchHit:
-    paper: Paper
-    score: float
-    vector_rank: int = 0
-    vector_score: float = 0.0
-    text_rank: int = 0
-    text_score: float = 0.0
-
-
-@dataclass
-class SearchResult:
-    hits: list[SearchHit]
-    mode: Mode
-    total: int
-
-
 @dataclass
 class Passage:
     id: str
@@ -319,6 +293,15 @@ def _paper_id(value: str, name: str = "id") -> str:
     return value.strip()
 
 
+def _request(model: type[R], request: R | str, first: str, fields: dict[str, Any]) -> R:
+    """``request`` as it is, or ``model`` validated from a text (its field ``first``) and
+    keyword fields (None = the default): ``search("q", k=5, ...)`` for Python callers."""
+    if isinstance(request, model):
+        return request
+    given = {name: value for name, value in fields.items() if value is not None}
+    return schema.validated(model, {first: request, **given})
+
+
 def _filters_pb(f: Filters | None) -> retriever_pb2.Filters:
     f = f or Filters()
     if f.year_from and f.year_to and f.year_from > f.year_to:
@@ -524,26 +507,22 @@ class Gateway:
 
     # -- operations --------------------------------------------------------------------------
     def search(
-        self,
-        query: str,
-        *,
-        mode: Mode = "hybrid",
-        filters: Filters | None = None,
-        k: int = 10,
-        offset: int = 0,
-        budget: Budget,
+        self, request: SearchRequest | str, *, budget: Budget, **fields: Any
     ) -> SearchResult:
-        query = _text(query, "query")
-        if mode not in MODES:
-            raise errors.InvalidArgument(f"mode must be one of vector, text, hybrid; got {mode!r}")
-        k = _bounded(k, "k", 10, 1, MAX_K)
-        if not 0 <= offset <= MAX_OFFSET:
-            raise errors.InvalidArgument(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
+        """Papers for a query; ``search("q", mode="text", k=5, budget=...)`` also works."""
+        req = _request(SearchRequest, request, "query", fields)
+        mode, k = req.mode, req.k or DEFAULT_K
         with self._tracer.start_as_current_span("gateway.Search") as span:
             span.set_attribute("arxivqa.gateway.mode", mode)
             span.set_attribute("arxivqa.gateway.k", k)
             resp = self._search(
-                query, mode, retriever_pb2.SEARCH_TARGET_PAPERS, filters, k, offset, budget
+                req.query,
+                mode,
+                retriever_pb2.SEARCH_TARGET_PAPERS,
+                req.filters,
+                k,
+                req.offset,
+                budget,
             )
         hits = [
             SearchHit(
@@ -724,16 +703,12 @@ class Gateway:
         ]
         return PassagePage(paper_id, passages, resp.total, offset, limit)
 
-    def similar_papers(
-        self, paper_id: str, *, filters: Filters | None = None, k: int = 10, budget: Budget
-    ) -> list[SearchHit]:
-        paper_id = _paper_id(paper_id)
-        k = _bounded(k, "k", 10, 1, MAX_K)
+    def similar_papers(self, req: SimilarPapersRequest, *, budget: Budget) -> list[SearchHit]:
         resp = self.clients.call(
             "retriever",
             "SimilarPapers",
             retriever_pb2.SimilarPapersRequest(
-                paper_id=paper_id, k=k, filters=_filters_pb(filters)
+                paper_id=req.id, k=req.k or DEFAULT_K, filters=_filters_pb(req.filters)
             ),
             budget,
         )

@@ -12,8 +12,9 @@ import grpc
 
 from arxivqa.gateway.v1 import gateway_pb2 as pb
 from arxivqa.gateway.v1 import gateway_pb2_grpc
-from gateway import core
+from gateway import core, schema
 from gateway.clients import Budget
+from gateway.schema import from_pb, to_pb
 from services.common.errors import InvalidArgument
 from services.common.grpc_errors import handle_errors
 
@@ -27,27 +28,11 @@ MAX_DEADLINE_SECONDS = 300.0
 MAX_INGEST_DEADLINE_SECONDS = 3600.0
 _NO_DEADLINE = 1e8  # grpc reports a call without a deadline as ~infinite time remaining
 
-_MODE_FROM_PB = {
-    pb.SEARCH_MODE_UNSPECIFIED: "hybrid",
-    pb.SEARCH_MODE_VECTOR: "vector",
-    pb.SEARCH_MODE_TEXT: "text",
-    pb.SEARCH_MODE_HYBRID: "hybrid",
-}
-_MODE_TO_PB = {
-    "vector": pb.SEARCH_MODE_VECTOR,
-    "text": pb.SEARCH_MODE_TEXT,
-    "hybrid": pb.SEARCH_MODE_HYBRID,
-}
 _SOURCE_TO_PB = {"full_text": pb.PASSAGE_SOURCE_FULL_TEXT, "abstract": pb.PASSAGE_SOURCE_ABSTRACT}
 
 
-def filters_from_pb(f: pb.Filters) -> core.Filters:
-    return core.Filters(
-        categories=list(f.categories),
-        year_from=f.year_from or None,
-        year_to=f.year_to or None,
-        authors=list(f.authors),
-    )
+def filters_from_pb(f: pb.Filters) -> schema.Filters:
+    return from_pb(schema.Filters, f)
 
 
 def paper_pb(p: core.Paper) -> pb.Paper:
@@ -60,17 +45,6 @@ def paper_pb(p: core.Paper) -> pb.Paper:
         year=p.year or 0,
         update_date=p.update_date or "",
         url=p.url,
-    )
-
-
-def hit_pb(h: core.SearchHit) -> pb.SearchHit:
-    return pb.SearchHit(
-        paper=paper_pb(h.paper),
-        score=h.score,
-        vector_rank=h.vector_rank,
-        vector_score=h.vector_score,
-        text_rank=h.text_rank,
-        text_score=h.text_score,
     )
 
 
@@ -151,20 +125,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
 
     @handle_errors
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
-        mode = _MODE_FROM_PB.get(request.mode)
-        if mode is None:
-            raise InvalidArgument(f"mode: unknown value {request.mode}")
-        r = self.gateway.search(
-            request.query,
-            mode=mode,  # type: ignore[arg-type]
-            filters=filters_from_pb(request.filters),
-            k=request.k,
-            offset=request.offset,
-            budget=self._budget(context),
-        )
-        return pb.SearchResponse(
-            hits=[hit_pb(h) for h in r.hits], mode=_MODE_TO_PB[r.mode], total=r.total
-        )
+        req = from_pb(schema.SearchRequest, request)
+        return to_pb(pb.SearchResponse, self.gateway.search(req, budget=self._budget(context)))
 
     @handle_errors
     def Ask(self, request: pb.AskRequest, context: grpc.ServicerContext) -> pb.AskResponse:
@@ -226,13 +188,9 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def SimilarPapers(
         self, request: pb.SimilarPapersRequest, context: grpc.ServicerContext
     ) -> pb.SimilarPapersResponse:
-        hits = self.gateway.similar_papers(
-            request.id,
-            filters=filters_from_pb(request.filters),
-            k=request.k,
-            budget=self._budget(context),
-        )
-        return pb.SimilarPapersResponse(hits=[hit_pb(h) for h in hits])
+        req = from_pb(schema.SimilarPapersRequest, request)
+        hits = self.gateway.similar_papers(req, budget=self._budget(context))
+        return to_pb(pb.SimilarPapersResponse, {"hits": hits})
 
     @handle_errors
     def Recommend(

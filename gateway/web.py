@@ -11,7 +11,7 @@ the configured default.
 import logging
 import socket
 import threading
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -19,16 +19,30 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import core
+from gateway import core, schema
 from gateway.auth import check_api_key
 from gateway.clients import Budget, DownstreamFailure
+from gateway.schema import (
+    MAX_ID_CHARS,
+    MAX_INGEST_ITEMS,
+    MAX_LIST_ITEMS,
+    MAX_NAME_CHARS,
+    MAX_YEAR,
+    ArxivId,
+    Filters,
+    Int,
+    K,
+    Name,
+    QueryText,
+)
 from gateway.settings import Settings
 from gateway.webui import mount_ui
 from services.common import errors
+from services.common.arxiv import ARXIV_ID_PATTERN as ARXIV_ID
 from services.common.healthcheck import check as check_health
 from services.common.redis_health import HEALTH_NAME as REDIS_HEALTH_NAME
 
@@ -45,64 +59,10 @@ def error_body(status: str, code: int, message: str) -> dict[str, Any]:
     return {"error": {"status": status, "code": code, "message": message}}
 
 
-# Limits the bridge enforces; the OpenAPI description states each one.
+# The X-Request-Timeout range; the request and response bodies, with their limits, are
+# the models of gateway.schema, served as they are.
 MIN_TIMEOUT_SECONDS = 0.001
 MAX_TIMEOUT_SECONDS = 300.0
-MAX_LIST_ITEMS = 100
-MAX_NAME_CHARS = 200
-MAX_YEAR = 9999
-MAX_INGEST_ITEMS = 10_000
-MAX_ID_CHARS = 100
-# arXiv identifiers as the services accept them (services.graph.citations.parse_paper_id):
-# new style YYMM.NNNN from 0704 to 1412, YYMM.NNNNN from 1501 (1412.6980, 2212.11827v2);
-# old style archive[.XX]/YYMMNNN from 1991 to 2007 (hep-th/9901001, math.PR/0601001v3).
-# ASCII digits only ([0-9], not \d, which also matches other scripts).
-_MONTH = "(0[1-9]|1[0-2])"
-_NEW_4 = rf"(07(0[4-9]|1[0-2])|(0[89]|1[0-4]){_MONTH})\.[0-9]{{4}}"
-_NEW_5 = rf"(1[5-9]|[2-9][0-9]){_MONTH}\.[0-9]{{5}}"
-_OLD = rf"[a-z]+(-[a-z]+)*(\.[A-Z]{{2}})?/(9[1-9]|0[0-7]){_MONTH}[0-9]{{3}}"
-ARXIV_ID = rf"^({_NEW_4}|{_NEW_5}|{_OLD})(v[0-9]+)?$"
-# A non-blank text: at least one character that is not whitespace.
-NON_BLANK = r"\S"
-
-ArxivId = Annotated[
-    str,
-    Field(pattern=ARXIV_ID, max_length=40, examples=["1412.6980"], description="An arXiv id."),
-]
-# A category or author name: at least one character that is neither whitespace, a control
-# character nor "|" (the services treat those as separators and refuse an empty name).
-NAME_CHARS = r"[^\s\x00-\x1f\x7f-\x9f|]"
-
-# What each pattern asks for, in words: a 400 says this rather than the regular expression.
-PATTERN_WORDS = {
-    ARXIV_ID: "an arXiv id like 2101.00001, 2212.11827v2 or hep-th/9901001",
-    NON_BLANK: "some text (at least one character that is not a space)",
-    NAME_CHARS: "a name (at least one character other than spaces, control characters and '|')",
-}
-
-
-def _problem(error: Any) -> str:
-    """One validation error as "where: what is wrong", patterns said in words."""
-    where = ".".join(str(p) for p in error["loc"] if p != "body")
-    if error.get("type") == "string_pattern_mismatch":
-        words = PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern", "")))
-        if words:
-            got = repr(error.get("input"))
-            got = got if len(got) <= 60 else got[:57] + "..."
-            return f"{where}: expected {words}, got {got}"
-    return f"{where}: {error['msg']}"
-
-
-def _not_bool(value: Any) -> Any:
-    """JSON true/false is not a number here (pydantic would read it as 1/0)."""
-    if isinstance(value, bool):
-        raise ValueError("expected an integer, got a boolean")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_CHARS)]
-Year = Annotated[int, Field(ge=0, le=MAX_YEAR), BeforeValidator(_not_bool)]
 
 
 class ErrorDetail(BaseModel):
@@ -150,36 +110,9 @@ ERRORS_INGEST = {
 }
 
 
-class FiltersBody(BaseModel):
-    """Filters shared by search, ask, similar and rank. year_from must not be after year_to."""
-
-    categories: list[Name] = Field(
-        default_factory=list, max_length=MAX_LIST_ITEMS, description="Any of these categories."
-    )
-    year_from: Year | None = Field(default=None, description="Inclusive; null or 0 = open.")
-    year_to: Year | None = Field(default=None, description="Inclusive; null or 0 = open.")
-    authors: list[Name] = Field(
-        default_factory=list, max_length=MAX_LIST_ITEMS, description="Any of these author names."
-    )
-
-    def domain(self) -> core.Filters:
-        return core.Filters(self.categories, self.year_from, self.year_to, self.authors)
-
-
-QueryText = Annotated[str, Field(min_length=1, max_length=core.MAX_QUERY_CHARS, pattern=NON_BLANK)]
-
-
-class SearchBody(BaseModel):
-    query: QueryText = Field(..., examples=["graph neural networks for molecules"])
-    mode: Literal["vector", "text", "hybrid"] = "hybrid"
-    filters: FiltersBody = Field(default_factory=lambda: FiltersBody())
-    k: Int = Field(10, ge=0, le=core.MAX_K, description="1..100; 0 = the default, 10.")
-    offset: Int = Field(0, ge=0, le=core.MAX_OFFSET, description="0..1000")
-
-
 class AskBody(BaseModel):
     question: QueryText = Field(..., examples=["What dataset was used for evaluation?"])
-    filters: FiltersBody = Field(default_factory=lambda: FiltersBody())
+    filters: Filters = Field(default_factory=Filters)
     passages: Int = Field(
         5, ge=0, le=core.MAX_PASSAGES, description="How many passages to read, 1..50; 0 = 5."
     )
@@ -190,7 +123,7 @@ class RecommendBody(BaseModel):
     seed_ids: list[ArxivId] = Field(
         ..., min_length=1, max_length=MAX_LIST_ITEMS, examples=[["1412.6980"]]
     )
-    k: Int = Field(10, ge=0, le=core.MAX_K, description="1..100; 0 = the default, 10.")
+    k: K = 10
 
 
 class ParagraphBody(BaseModel):
@@ -362,7 +295,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [_problem(e) for e in exc.errors()]
+        problems = [schema.problem(e) for e in exc.errors()]
         return JSONResponse(
             error_body("INVALID_ARGUMENT", 400, "; ".join(problems)), status_code=400
         )
@@ -394,7 +327,7 @@ def create_app(
         check_api_key(api_key, x_api_key, carrier="X-API-Key header")
 
     BudgetDep = Annotated[Budget, Depends(budget)]
-    KParam = Annotated[int, Query(ge=0, le=core.MAX_K, description="1..100; 0 = 10.")]
+    KParam = Annotated[K, Query()]
     CategoryParam = Annotated[
         list[Name] | None,
         Query(max_length=MAX_LIST_ITEMS, description="Any of these categories."),
@@ -444,25 +377,18 @@ def create_app(
         return {"status": status, "target": where, "required": True}
 
     @app.post(
-        "/v1/search", tags=["search"], response_model=core.SearchResult, responses=ERRORS_BODY
+        "/v1/search", tags=["search"], response_model=schema.SearchResult, responses=ERRORS_BODY
     )
-    def search(body: SearchBody, b: BudgetDep) -> core.SearchResult:
+    def search(body: schema.SearchRequest, b: BudgetDep) -> schema.SearchResult:
         """Papers matching a query: vector, text (BM25) or hybrid."""
-        return gateway.search(
-            body.query,
-            mode=body.mode,
-            filters=body.filters.domain(),
-            k=body.k,
-            offset=body.offset,
-            budget=b,
-        )
+        return gateway.search(body, budget=b)
 
     @app.post("/v1/ask", tags=["qa"], response_model=core.AskResult, responses=ERRORS_BODY)
     def ask(body: AskBody, b: BudgetDep) -> core.AskResult:
         """Extractive answers with their papers and evidence, plus the passages read."""
         return gateway.ask(
             body.question,
-            filters=body.filters.domain(),
+            filters=body.filters,
             passages=body.passages,
             top_k=body.top_k,
             budget=b,
@@ -523,22 +449,21 @@ def create_app(
     @app.get(
         "/v1/similar",
         tags=["papers"],
-        response_model=list[core.SearchHit],
+        response_model=list[schema.SearchHit],
         responses=ERRORS_PAPER,
     )
     def similar(
         b: BudgetDep,
-        id: Annotated[
-            str, Query(pattern=ARXIV_ID, max_length=40, description="A stored paper's arXiv id.")
-        ],
+        id: Annotated[ArxivId, Query(description="A stored paper's arXiv id.")],
         k: KParam = 10,
         category: CategoryParam = None,
         year_from: YearParam = None,
         year_to: YearParam = None,
-    ) -> list[core.SearchHit]:
+    ) -> list[schema.SearchHit]:
         """Nearest neighbours of a stored paper by embedding."""
-        filters = core.Filters(category or [], year_from, year_to, [])
-        return gateway.similar_papers(id, filters=filters, k=k, budget=b)
+        filters = Filters(categories=category or [], year_from=year_from, year_to=year_to)
+        req = schema.SimilarPapersRequest(id=id, filters=filters, k=k)
+        return gateway.similar_papers(req, budget=b)
 
     @app.post(
         "/v1/recommend",
@@ -583,7 +508,9 @@ def create_app(
     ) -> core.RankResult:
         """Most central papers by PageRank, optionally by categories and years."""
         return gateway.rank(
-            filters=core.Filters(category or [], year_from, year_to, []), k=k, budget=b
+            filters=Filters(categories=category or [], year_from=year_from, year_to=year_to),
+            k=k,
+            budget=b,
         )
 
     @app.post(

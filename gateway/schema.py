@@ -1,0 +1,246 @@
+"""The gateway API's types, declared once, with their limits.
+
+Pydantic models that are at the same time the input and output types of
+:class:`gateway.core.Gateway`, the HTTP bridge's request and response bodies (FastAPI serves
+them as they are, so the OpenAPI schema states every limit) and, through :func:`from_pb` and
+:func:`to_pb`, the messages of ``arxivqa.gateway.v1`` (fields copied by name; the few enum
+fields through :data:`ENUMS`). Adding a field touches the proto and one model here.
+
+Bad input, from either door, is refused by the same constraints with the same words:
+:func:`problem` says what a pattern expects in words rather than as a regular expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+from google.protobuf.message import Message
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
+
+from arxivqa.gateway.v1 import gateway_pb2 as pb
+from services.common import errors
+from services.common.arxiv import ARXIV_ID_PATTERN
+
+M = TypeVar("M", bound=BaseModel)
+P = TypeVar("P", bound=Message)
+
+# -- limits -------------------------------------------------------------------------------------
+MAX_K = 100
+DEFAULT_K = 10
+MAX_OFFSET = 1000
+MAX_PASSAGES = 50
+DEFAULT_PASSAGES = 5
+MAX_ANSWERS = 20
+DEFAULT_ANSWERS = 3
+MAX_QUERY_CHARS = 2000
+# A paper's stored passages per page (GET /v1/papers/{id}/passages, ListPassages).
+MAX_PASSAGE_PAGE = 200
+DEFAULT_PASSAGE_PAGE = 50
+MAX_PASSAGE_OFFSET = 100_000
+MAX_DEPTH = 3
+MAX_NODES = 2000
+MAX_LIST_ITEMS = 100
+MAX_NAME_CHARS = 200
+MAX_YEAR = 9999
+MAX_INGEST_ITEMS = 10_000
+MAX_ID_CHARS = 100
+MAX_ARXIV_ID_CHARS = 40
+
+# -- patterns, and what each asks for in words ---------------------------------------------------
+# A non-blank text: at least one character that is not whitespace.
+NON_BLANK = r"\S"
+# A category or author name: at least one character that is neither whitespace, a control
+# character nor "|" (the services treat those as separators and refuse an empty name).
+NAME_CHARS = r"[^\s\x00-\x1f\x7f-\x9f|]"
+# What each pattern asks for, in words: a refusal says this rather than the expression.
+PATTERN_WORDS = {
+    ARXIV_ID_PATTERN: "an arXiv id like 2101.00001, 2212.11827v2 or hep-th/9901001",
+    NON_BLANK: "some text (at least one character that is not a space)",
+    NAME_CHARS: "a name (at least one character other than spaces, control characters and '|')",
+}
+
+
+def problem(error: Mapping[str, Any]) -> str:
+    """One validation error as "where: what is wrong", patterns said in words."""
+    where = ".".join(str(p) for p in error["loc"] if p != "body")
+    if error.get("type") == "string_pattern_mismatch":
+        words = PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern", "")))
+        if words:
+            got = repr(error.get("input"))
+            got = got if len(got) <= 60 else got[:57] + "..."
+            return f"{where}: expected {words}, got {got}"
+    return f"{where}: {error['msg']}"
+
+
+def _not_bool(value: Any) -> Any:
+    """JSON true/false is not a number here (pydantic would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    return value
+
+
+# -- field types --------------------------------------------------------------------------------
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_CHARS)]
+Year = Annotated[int, Field(ge=0, le=MAX_YEAR), BeforeValidator(_not_bool)]
+ArxivId = Annotated[
+    str,
+    Field(
+        pattern=ARXIV_ID_PATTERN,
+        max_length=MAX_ARXIV_ID_CHARS,
+        examples=["1412.6980"],
+        description="An arXiv id.",
+    ),
+]
+# Leading and trailing spaces are not part of a query.
+QueryText = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NON_BLANK),
+    AfterValidator(str.strip),
+]
+K = Annotated[
+    int,
+    Field(ge=0, le=MAX_K, description=f"1..{MAX_K}; 0 = the default, {DEFAULT_K}."),
+    BeforeValidator(_not_bool),
+]
+Mode = Literal["vector", "text", "hybrid"]
+
+
+# -- shared -------------------------------------------------------------------------------------
+class Filters(BaseModel):
+    """Filters shared by search, ask, similar and rank. year_from must not be after year_to."""
+
+    categories: list[Name] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="Any of these categories."
+    )
+    year_from: Year | None = Field(default=None, description="Inclusive; null or 0 = open.")
+    year_to: Year | None = Field(default=None, description="Inclusive; null or 0 = open.")
+    authors: list[Name] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="Any of these author names."
+    )
+
+
+class Paper(BaseModel):
+    id: str
+    title: str = ""
+    abstract: str = ""
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    year: int | None = None
+    update_date: str | None = None
+    url: str = ""
+
+
+# -- search -------------------------------------------------------------------------------------
+class SearchRequest(BaseModel):
+    query: QueryText = Field(..., examples=["graph neural networks for molecules"])
+    mode: Mode = "hybrid"
+    filters: Filters = Field(default_factory=Filters)
+    k: K = DEFAULT_K
+    offset: Int = Field(0, ge=0, le=MAX_OFFSET, description=f"0..{MAX_OFFSET}")
+
+
+class SearchHit(BaseModel):
+    paper: Paper
+    score: float
+    vector_rank: int = 0
+    vector_score: float = 0.0
+    text_rank: int = 0
+    text_score: float = 0.0
+
+
+class SearchResult(BaseModel):
+    hits: list[SearchHit]
+    mode: Mode
+    total: int
+
+
+class SimilarPapersRequest(BaseModel):
+    id: ArxivId
+    filters: Filters = Field(default_factory=Filters)
+    k: K = DEFAULT_K
+
+
+# -- mapping to and from protobuf ---------------------------------------------------------------
+# The enum fields, by field name: model value -> protobuf number. A zero (UNSPECIFIED) reads
+# as the field's entry in ENUM_DEFAULTS; without one, it is refused like any unknown number.
+ENUMS: dict[str, dict[str, int]] = {
+    "mode": {
+        "vector": pb.SEARCH_MODE_VECTOR,
+        "text": pb.SEARCH_MODE_TEXT,
+        "hybrid": pb.SEARCH_MODE_HYBRID,
+    },
+    "source": {"full_text": pb.PASSAGE_SOURCE_FULL_TEXT, "abstract": pb.PASSAGE_SOURCE_ABSTRACT},
+}
+ENUM_DEFAULTS = {"mode": "hybrid"}
+
+
+def validated(model: type[M], data: Mapping[str, Any]) -> M:
+    """``model`` from plain data; bad input is INVALID_ARGUMENT, in :func:`problem`'s words."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.InvalidArgument("; ".join(problem(e) for e in exc.errors())) from None
+
+
+def _from_pb_value(name: str, value: Any) -> Any:
+    if isinstance(value, Message):
+        return pb_fields(value)
+    if isinstance(value, str | bytes):
+        return value
+    if hasattr(value, "__len__"):  # a repeated field
+        return [_from_pb_value(name, v) for v in value]
+    return value
+
+
+def pb_fields(message: Message) -> dict[str, Any]:
+    """A message as plain data: same-named fields, messages and repeated fields recursed into,
+    enum numbers read through :data:`ENUMS` (an unknown number is INVALID_ARGUMENT)."""
+    out: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.enum_type is not None and not field.is_repeated:
+            names = {number: text for text, number in ENUMS[field.name].items()}
+            if value == 0 and field.name in ENUM_DEFAULTS:
+                value = ENUM_DEFAULTS[field.name]
+            elif value in names:
+                value = names[value]
+            else:
+                raise errors.InvalidArgument(f"{field.name}: unknown value {value}")
+        out[field.name] = _from_pb_value(field.name, value)
+    return out
+
+
+def from_pb(model: type[M], message: Message) -> M:
+    """The request model ``model`` from a protobuf request, validated by its constraints."""
+    return validated(model, pb_fields(message))
+
+
+def _to_pb_fields(message_type: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in message_type.fields:
+        value = data.get(field.name)
+        if value is None:  # absent: the protobuf default, or "not set" for an optional field
+            continue
+        if isinstance(value, BaseModel):
+            value = dict(value)
+        if field.enum_type is not None:
+            value = ENUMS[field.name][str(value)]
+        elif field.message_type is not None:
+            if field.is_repeated:
+                value = [
+                    _to_pb_fields(field.message_type, dict(v) if isinstance(v, BaseModel) else v)
+                    for v in value
+                ]
+            else:
+                value = _to_pb_fields(field.message_type, value)
+        out[field.name] = value
+    return out
+
+
+def to_pb(message: type[P], value: BaseModel | Mapping[str, Any]) -> P:
+    """The protobuf ``message`` from a model (or a mapping of field names to models and values):
+    same-named fields copied, recursing into messages and repeated fields; None is unset."""
+    data = dict(value) if isinstance(value, BaseModel) else value
+    return message(**_to_pb_fields(message.DESCRIPTOR, data))
