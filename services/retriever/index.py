@@ -11,7 +11,8 @@ vector field (COSINE, dimension from the configuration).
 Search modes: VECTOR (KNN), TEXT (BM25) and HYBRID (both lists fused with reciprocal rank
 fusion, ``score = sum 1 / (rrf_k + rank)``, :mod:`.fusion`). User text never reaches the
 query language raw (:mod:`.query`). The configuration is :mod:`.config`, the records
-:mod:`.records`, reply parsing :mod:`.resp`, streamed writes :mod:`.upsert`.
+:mod:`.records`, the index definitions :mod:`.schema`, reply parsing :mod:`.resp`,
+streamed writes :mod:`.upsert`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from services.retriever.config import IndexConfig
 from services.retriever.fusion import check_rrf_k, fuse_rrf, merge_by_score
 from services.retriever.query import (
     DEFAULT_LIST_LIMIT,
-    TAG_SEP,
     Filters,
     Mode,
     Target,
@@ -62,6 +62,7 @@ from services.retriever.records import (
     check_id,
     vector_bytes,
 )
+from services.retriever.schema import paper_schema, passage_schema
 from services.retriever.upsert import UpsertSession
 
 log = logging.getLogger(__name__)
@@ -152,43 +153,9 @@ class RetrieverIndex:
         """Create both indexes if absent; an existing one of another dimension is an error."""
         cfg = self.config
         with self._lock:
-            self._ensure(cfg.papers_index, cfg.paper_prefix, self._paper_schema())
-            self._ensure(cfg.passages_index, cfg.passage_prefix, self._passage_schema())
+            self._ensure(cfg.papers_index, cfg.paper_prefix, paper_schema(cfg))
+            self._ensure(cfg.passages_index, cfg.passage_prefix, passage_schema(cfg))
             self._indexes_ok = True
-
-    def _vector_schema(self) -> list[Any]:
-        cfg = self.config
-        return [
-            "vector", "VECTOR", "HNSW", "12",
-            "TYPE", "FLOAT32", "DIM", cfg.dim, "DISTANCE_METRIC", "COSINE",
-            "M", cfg.hnsw_m, "EF_CONSTRUCTION", cfg.hnsw_ef_construction,
-            "EF_RUNTIME", cfg.hnsw_ef_runtime,
-        ]  # fmt: skip
-
-    def _paper_schema(self) -> list[Any]:
-        cfg = self.config
-        return [
-            "paper_id", "TAG",
-            "title", "TEXT", "WEIGHT", cfg.title_weight,
-            "abstract", "TEXT", "WEIGHT", cfg.abstract_weight,
-            "authors", "TAG", "SEPARATOR", TAG_SEP,
-            "categories", "TAG", "SEPARATOR", TAG_SEP,
-            "year", "NUMERIC",
-            *self._vector_schema(),
-        ]  # fmt: skip
-
-    def _passage_schema(self) -> list[Any]:
-        cfg = self.config
-        return [
-            "paper_id", "TAG",
-            "ordinal", "NUMERIC",
-            "section", "TEXT", "WEIGHT", cfg.section_weight,
-            "text", "TEXT", "WEIGHT", cfg.passage_weight,
-            "authors", "TAG", "SEPARATOR", TAG_SEP,
-            "categories", "TAG", "SEPARATOR", TAG_SEP,
-            "year", "NUMERIC",
-            *self._vector_schema(),
-        ]  # fmt: skip
 
     def _ensure(self, name: str, prefix: str, schema: list[Any]) -> None:
         try:

@@ -18,6 +18,7 @@ from services.retriever.records import (
     passage_fields,
     vector_bytes,
 )
+from services.retriever.schema import paper_schema, passage_schema
 from services.retriever.server import Settings
 
 # Per field: a value just inside and one just outside its bounds.
@@ -155,3 +156,25 @@ def test_passage_fields() -> None:
     ]:
         with pytest.raises(InvalidArgument, match=message):
             passage_fields(passage, 4)
+
+
+# -- index definitions -----------------------------------------------------------------------
+def test_index_schemas_carry_the_configuration() -> None:
+    cfg = IndexConfig(dim=8, hnsw_m=4, hnsw_ef_construction=50, hnsw_ef_runtime=20)
+    vector = [
+        "vector", "VECTOR", "HNSW", "12", "TYPE", "FLOAT32", "DIM", 8,
+        "DISTANCE_METRIC", "COSINE", "M", 4, "EF_CONSTRUCTION", 50, "EF_RUNTIME", 20,
+    ]  # fmt: skip
+    assert paper_schema(cfg) == [
+        "paper_id", "TAG",
+        "title", "TEXT", "WEIGHT", 2.0,
+        "abstract", "TEXT", "WEIGHT", 1.0,
+        "authors", "TAG", "SEPARATOR", "|",
+        "categories", "TAG", "SEPARATOR", "|",
+        "year", "NUMERIC",
+        *vector,
+    ]  # fmt: skip
+    assert passage_schema(IndexConfig(dim=8, hnsw_m=4, section_weight=3.0))[:10] == [
+        "paper_id", "TAG", "ordinal", "NUMERIC", "section", "TEXT", "WEIGHT", 3.0, "text", "TEXT",
+    ]  # fmt: skip
+    assert passage_schema(cfg)[-16:] == vector
