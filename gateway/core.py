@@ -34,11 +34,20 @@ from arxivqa.retriever.v1 import retriever_pb2
 from gateway import schema
 from gateway.clients import Budget, Clients, NotConfigured
 from gateway.schema import (
+    DEFAULT_ANSWERS,
     DEFAULT_K,
+    DEFAULT_PASSAGE_PAGE,
+    DEFAULT_PASSAGES,
     MAX_K,
+    Answer,
+    AskRequest,
+    AskResult,
     Filters,
+    ListPassagesRequest,
     Mode,
     Paper,
+    Passage,
+    PassagePage,
     SearchHit,
     SearchRequest,
     SearchResult,
@@ -56,61 +65,13 @@ MODES: dict[str, retriever_pb2.SearchMode] = {
     "text": retriever_pb2.SEARCH_MODE_TEXT,
     "hybrid": retriever_pb2.SEARCH_MODE_HYBRID,
 }
-MAX_PASSAGES = 50
-MAX_ANSWERS = 20
-MAX_QUERY_CHARS = 2000
 # Texts are cut before embedding: the model reads 256 tokens at most (~1,500 characters).
 EMBED_CHARS = 2000
-# A paper's stored passages per page (GET /v1/papers/{id}/passages).
-MAX_PASSAGE_PAGE = 200
-DEFAULT_PASSAGE_PAGE = 50
-MAX_PASSAGE_OFFSET = 100_000
 #: Query vectors kept per gateway process (384 floats each: ~3 KiB as Python floats).
 QUERY_CACHE_SIZE = 1024
 
 
 # -- domain objects (also the HTTP bridge's JSON schema) --------------------------------------
-@dataclass
-class Passage:
-    id: str
-    paper_id: str
-    text: str
-    section: str = ""
-    ordinal: int = 0
-    score: float = 0.0
-    source: Literal["full_text", "abstract"] = "full_text"
-
-
-@dataclass
-class PassagePage:
-    """One page of a paper's stored full-text passages, in order (``total`` in all)."""
-
-    paper_id: str
-    passages: list[Passage]
-    total: int
-    offset: int
-    limit: int
-
-
-@dataclass
-class Answer:
-    text: str
-    score: float
-    paper: Paper
-    evidence: str
-    passage_id: str
-    start: int
-    end: int
-
-
-@dataclass
-class AskResult:
-    answers: list[Answer]
-    passages: list[Passage]
-    answers_available: bool
-    note: str = ""
-
-
 @dataclass
 class PaperDetail:
     paper: Paper
@@ -269,14 +230,6 @@ def _paper_from_graph(p: Any) -> Paper:
         year=p.year or None,
         url=arxiv_url(p.paper_id),
     )
-
-
-def _text(value: str, name: str, *, limit: int = MAX_QUERY_CHARS) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise errors.InvalidArgument(f"{name} must contain a non-whitespace character")
-    if len(value) > limit:
-        raise errors.InvalidArgument(f"{name} is {len(value)} characters; the limit is {limit}")
-    return value.strip()
 
 
 def _bounded(value: int | None, name: str, default: int, low: int, high: int) -> int:
@@ -537,24 +490,20 @@ class Gateway:
         ]
         return SearchResult(hits=hits, mode=mode, total=resp.total)
 
-    def ask(
-        self,
-        question: str,
-        *,
-        filters: Filters | None = None,
-        passages: int = 5,
-        top_k: int = 3,
-        budget: Budget,
-    ) -> AskResult:
-        question = _text(question, "question")
-        n = _bounded(passages, "passages", 5, 1, MAX_PASSAGES)
-        top_k = _bounded(top_k, "top_k", 3, 1, MAX_ANSWERS)
+    def ask(self, request: AskRequest | str, *, budget: Budget, **fields: Any) -> AskResult:
+        """Answers to a question; ``ask("why?", passages=3, budget=...)`` also works."""
+        req = _request(AskRequest, request, "question", fields)
+        question = req.question
+        n = req.passages or DEFAULT_PASSAGES
+        top_k = req.top_k or DEFAULT_ANSWERS
         with self._tracer.start_as_current_span("gateway.Ask") as span:
             span.set_attribute("arxivqa.gateway.passages", n)
-            read = self._passages_for(question, filters, n, budget)
+            read = self._passages_for(question, req.filters, n, budget)
             span.set_attribute("arxivqa.gateway.passages_found", len(read))
             if not read:
-                return AskResult([], [], answers_available=True, note="no passages matched")
+                return AskResult(
+                    answers=[], passages=[], answers_available=True, note="no passages matched"
+                )
             try:
                 resp = self.clients.call(
                     "qa",
@@ -601,7 +550,7 @@ class Gateway:
                 for a in resp.answers
             ]
             note = "" if answers else "no answer in these passages"
-            return AskResult(answers, read, answers_available=True, note=note)
+            return AskResult(answers=answers, passages=read, answers_available=True, note=note)
 
     def _passages_for(
         self, question: str, filters: Filters | None, n: int, budget: Budget
@@ -668,16 +617,10 @@ class Gateway:
                 citations_available=True,
             )
 
-    def paper_passages(
-        self, paper_id: str, *, limit: int = 0, offset: int = 0, budget: Budget
-    ) -> PassagePage:
+    def paper_passages(self, req: ListPassagesRequest, *, budget: Budget) -> PassagePage:
         """A stored paper's full-text passages in order, ``limit`` from ``offset``."""
-        paper_id = _paper_id(paper_id)
-        limit = _bounded(limit, "limit", DEFAULT_PASSAGE_PAGE, 1, MAX_PASSAGE_PAGE)
-        if not 0 <= offset <= MAX_PASSAGE_OFFSET:
-            raise errors.InvalidArgument(
-                f"offset must be between 0 and {MAX_PASSAGE_OFFSET}, got {offset}"
-            )
+        paper_id, offset = req.id, req.offset
+        limit = req.limit or DEFAULT_PASSAGE_PAGE
         with self._tracer.start_as_current_span("gateway.PaperPassages"):
             try:
                 resp = self.clients.call(
@@ -701,7 +644,9 @@ class Gateway:
             )
             for p in resp.passages
         ]
-        return PassagePage(paper_id, passages, resp.total, offset, limit)
+        return PassagePage(
+            paper_id=paper_id, passages=passages, total=resp.total, offset=offset, limit=limit
+        )
 
     def similar_papers(self, req: SimilarPapersRequest, *, budget: Budget) -> list[SearchHit]:
         resp = self.clients.call(

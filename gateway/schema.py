@@ -162,6 +162,89 @@ class SimilarPapersRequest(BaseModel):
     k: K = DEFAULT_K
 
 
+# -- ask, and a paper's passages ----------------------------------------------------------------
+class AskRequest(BaseModel):
+    question: QueryText = Field(..., examples=["What dataset was used for evaluation?"])
+    filters: Filters = Field(default_factory=Filters)
+    passages: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=MAX_PASSAGES,
+            description=f"How many passages to read, 1..{MAX_PASSAGES}; 0 = {DEFAULT_PASSAGES}.",
+        ),
+        BeforeValidator(_not_bool),
+    ] = DEFAULT_PASSAGES
+    top_k: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=MAX_ANSWERS,
+            description=f"How many answers, 1..{MAX_ANSWERS}; 0 = {DEFAULT_ANSWERS}.",
+        ),
+        BeforeValidator(_not_bool),
+    ] = DEFAULT_ANSWERS
+
+
+class Passage(BaseModel):
+    id: str
+    paper_id: str
+    text: str
+    section: str = ""
+    ordinal: int = 0
+    score: float = 0.0
+    source: Literal["full_text", "abstract"] = "full_text"
+
+
+class Answer(BaseModel):
+    text: str
+    score: float
+    paper: Paper
+    evidence: str
+    passage_id: str
+    start: int
+    end: int
+
+
+class AskResult(BaseModel):
+    answers: list[Answer]
+    passages: list[Passage]
+    answers_available: bool
+    note: str = ""
+
+
+PassageLimit = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=MAX_PASSAGE_PAGE,
+        description=f"Passages per page, 1..{MAX_PASSAGE_PAGE}; 0 = {DEFAULT_PASSAGE_PAGE}.",
+    ),
+    BeforeValidator(_not_bool),
+]
+PassageOffset = Annotated[
+    int,
+    Field(ge=0, le=MAX_PASSAGE_OFFSET, description=f"Passages to skip, 0..{MAX_PASSAGE_OFFSET}."),
+    BeforeValidator(_not_bool),
+]
+
+
+class ListPassagesRequest(BaseModel):
+    id: ArxivId
+    limit: PassageLimit = 0
+    offset: PassageOffset = 0
+
+
+class PassagePage(BaseModel):
+    """One page of a paper's stored full-text passages, in order (``total`` in all)."""
+
+    paper_id: str
+    passages: list[Passage]
+    total: int
+    offset: int
+    limit: int
+
+
 # -- mapping to and from protobuf ---------------------------------------------------------------
 # The enum fields, by field name: model value -> protobuf number. A zero (UNSPECIFIED) reads
 # as the field's entry in ENUM_DEFAULTS; without one, it is refused like any unknown number.

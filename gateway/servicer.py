@@ -28,8 +28,6 @@ MAX_DEADLINE_SECONDS = 300.0
 MAX_INGEST_DEADLINE_SECONDS = 3600.0
 _NO_DEADLINE = 1e8  # grpc reports a call without a deadline as ~infinite time remaining
 
-_SOURCE_TO_PB = {"full_text": pb.PASSAGE_SOURCE_FULL_TEXT, "abstract": pb.PASSAGE_SOURCE_ABSTRACT}
-
 
 def filters_from_pb(f: pb.Filters) -> schema.Filters:
     return from_pb(schema.Filters, f)
@@ -45,18 +43,6 @@ def paper_pb(p: core.Paper) -> pb.Paper:
         year=p.year or 0,
         update_date=p.update_date or "",
         url=p.url,
-    )
-
-
-def passage_pb(p: core.Passage) -> pb.Passage:
-    return pb.Passage(
-        id=p.id,
-        paper_id=p.paper_id,
-        section=p.section,
-        ordinal=p.ordinal,
-        text=p.text,
-        score=p.score,
-        source=_SOURCE_TO_PB[p.source],
     )
 
 
@@ -130,30 +116,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
 
     @handle_errors
     def Ask(self, request: pb.AskRequest, context: grpc.ServicerContext) -> pb.AskResponse:
-        r = self.gateway.ask(
-            request.question,
-            filters=filters_from_pb(request.filters),
-            passages=request.passages,
-            top_k=request.top_k,
-            budget=self._budget(context),
-        )
-        return pb.AskResponse(
-            answers=[
-                pb.Answer(
-                    text=a.text,
-                    score=a.score,
-                    paper=paper_pb(a.paper),
-                    evidence=a.evidence,
-                    passage_id=a.passage_id,
-                    start=a.start,
-                    end=a.end,
-                )
-                for a in r.answers
-            ],
-            passages=[passage_pb(p) for p in r.passages],
-            answers_available=r.answers_available,
-            note=r.note,
-        )
+        req = from_pb(schema.AskRequest, request)
+        return to_pb(pb.AskResponse, self.gateway.ask(req, budget=self._budget(context)))
 
     @handle_errors
     def GetPaper(
@@ -173,16 +137,9 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def ListPassages(
         self, request: pb.ListPassagesRequest, context: grpc.ServicerContext
     ) -> pb.ListPassagesResponse:
-        r = self.gateway.paper_passages(
-            request.id, limit=request.limit, offset=request.offset, budget=self._budget(context)
-        )
-        return pb.ListPassagesResponse(
-            paper_id=r.paper_id,
-            passages=[passage_pb(p) for p in r.passages],
-            total=r.total,
-            offset=r.offset,
-            limit=r.limit,
-        )
+        req = from_pb(schema.ListPassagesRequest, request)
+        page = self.gateway.paper_passages(req, budget=self._budget(context))
+        return to_pb(pb.ListPassagesResponse, page)
 
     @handle_errors
     def SimilarPapers(

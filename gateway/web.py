@@ -34,10 +34,8 @@ from gateway.schema import (
     MAX_YEAR,
     ArxivId,
     Filters,
-    Int,
     K,
     Name,
-    QueryText,
 )
 from gateway.settings import Settings
 from gateway.webui import mount_ui
@@ -108,15 +106,6 @@ ERRORS_INGEST = {
     **ERRORS_BODY,
     401: _err("This gateway needs an API key for writes and the request had none or a wrong one."),
 }
-
-
-class AskBody(BaseModel):
-    question: QueryText = Field(..., examples=["What dataset was used for evaluation?"])
-    filters: Filters = Field(default_factory=Filters)
-    passages: Int = Field(
-        5, ge=0, le=core.MAX_PASSAGES, description="How many passages to read, 1..50; 0 = 5."
-    )
-    top_k: Int = Field(3, ge=0, le=core.MAX_ANSWERS, description="How many answers, 1..20; 0 = 3.")
 
 
 class RecommendBody(BaseModel):
@@ -383,55 +372,35 @@ def create_app(
         """Papers matching a query: vector, text (BM25) or hybrid."""
         return gateway.search(body, budget=b)
 
-    @app.post("/v1/ask", tags=["qa"], response_model=core.AskResult, responses=ERRORS_BODY)
-    def ask(body: AskBody, b: BudgetDep) -> core.AskResult:
+    @app.post("/v1/ask", tags=["qa"], response_model=schema.AskResult, responses=ERRORS_BODY)
+    def ask(body: schema.AskRequest, b: BudgetDep) -> schema.AskResult:
         """Extractive answers with their papers and evidence, plus the passages read."""
-        return gateway.ask(
-            body.question,
-            filters=body.filters,
-            passages=body.passages,
-            top_k=body.top_k,
-            budget=b,
-        )
+        return gateway.ask(body, budget=b)
 
     # Before /v1/papers/{paper_id:path}, whose path parameter would swallow "/passages".
     @app.get(
         "/v1/papers/{paper_id:path}/passages",
         tags=["papers"],
-        response_model=core.PassagePage,
+        response_model=schema.PassagePage,
         responses={
             **ERRORS_PAPER,
             400: _err(
                 "Invalid input (INVALID_ARGUMENT): not an arXiv id, limit outside 0-"
-                f"{core.MAX_PASSAGE_PAGE}, offset outside 0-{core.MAX_PASSAGE_OFFSET}, or an "
-                "X-Request-Timeout outside 0.001-300 s."
+                f"{schema.MAX_PASSAGE_PAGE}, offset outside 0-{schema.MAX_PASSAGE_OFFSET}, or "
+                "an X-Request-Timeout outside 0.001-300 s."
             ),
         },
     )
     def paper_passages(
-        paper_id: Annotated[str, Path(pattern=ARXIV_ID, max_length=40, examples=["2212.11827"])],
+        paper_id: Annotated[ArxivId, Path(examples=["2212.11827"])],
         b: BudgetDep,
-        limit: Annotated[
-            int,
-            Query(
-                ge=0,
-                le=core.MAX_PASSAGE_PAGE,
-                description=f"Passages per page, 1..{core.MAX_PASSAGE_PAGE}; "
-                f"0 = {core.DEFAULT_PASSAGE_PAGE}.",
-            ),
-        ] = 0,
-        offset: Annotated[
-            int,
-            Query(
-                ge=0,
-                le=core.MAX_PASSAGE_OFFSET,
-                description=f"Passages to skip, 0..{core.MAX_PASSAGE_OFFSET}.",
-            ),
-        ] = 0,
-    ) -> core.PassagePage:
+        limit: Annotated[schema.PassageLimit, Query()] = 0,
+        offset: Annotated[schema.PassageOffset, Query()] = 0,
+    ) -> schema.PassagePage:
         """A stored paper's full text: its passages (section, text) in order, a page at a
         time; `total` counts them all (0 for a paper stored without full text)."""
-        return gateway.paper_passages(paper_id, limit=limit, offset=offset, budget=b)
+        req = schema.ListPassagesRequest(id=paper_id, limit=limit, offset=offset)
+        return gateway.paper_passages(req, budget=b)
 
     @app.get(
         "/v1/papers/{paper_id:path}",
