@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, ServiceError
 from services.retriever.query import TAG_SEP, clean_tag
 
 MAX_ID_CHARS = 256
@@ -113,7 +113,7 @@ class UpsertError:
     kind: str  # "paper" | "passage"
     index: int  # position among records of that kind in the whole upsert
     id: str
-    code: str  # gRPC status code name
+    error: type[ServiceError]  # the domain error (InvalidArgument, NotFound): it names its codes
     message: str
 
 

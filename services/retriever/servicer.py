@@ -117,7 +117,11 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServicer):
             passages_written=result.passages_written,
             errors=[
                 pb.RecordError(
-                    kind=_KINDS[e.kind], index=e.index, id=e.id, code=e.code, message=e.message
+                    kind=_KINDS[e.kind],
+                    index=e.index,
+                    id=e.id,
+                    code=e.error.grpc_status,
+                    message=e.message,
                 )
                 for e in result.errors
             ],

@@ -58,7 +58,7 @@ class UpsertSession:
         self._paper_meta: dict[str, dict[str, Any] | None] = {}
 
     def _error(self, kind: str, index: int, rid: str, exc: InvalidArgument | NotFound) -> None:
-        self.result.errors.append(UpsertError(kind, index, rid, exc.grpc_status, str(exc)))
+        self.result.errors.append(UpsertError(kind, index, rid, type(exc), str(exc)))
 
     def add(
         self, papers: Sequence[PaperRecord] = (), passages: Sequence[PassageRecord] = ()

@@ -328,7 +328,7 @@ def test_dimension_mismatch(index: RetrieverIndex, redis_url: str) -> None:
     result = index.upsert([good, bad])
     assert result.papers_written == 1
     [err] = result.errors
-    assert (err.kind, err.index, err.id, err.code) == ("paper", 1, "2", "INVALID_ARGUMENT")
+    assert (err.kind, err.index, err.id, err.error) == ("paper", 1, "2", InvalidArgument)
     assert f"{DIM + 1} dimensions" in err.message and f"index has {DIM}" in err.message
     with pytest.raises(InvalidArgument, match="query_vector: vector has 3 dimensions"):
         index.search(Mode.VECTOR, vector=[1.0, 0.0, 0.0])
@@ -356,16 +356,16 @@ def test_bad_records_are_reported_and_good_ones_kept(index: RetrieverIndex) -> N
         ],
     )
     assert (result.papers_written, result.passages_written) == (1, 1)
-    got = [(e.kind, e.index, e.code) for e in result.errors]
+    got = [(e.kind, e.index, e.error) for e in result.errors]
     assert got == [
-        ("paper", 1, "INVALID_ARGUMENT"),
-        ("paper", 2, "INVALID_ARGUMENT"),
-        ("paper", 3, "INVALID_ARGUMENT"),
-        ("paper", 4, "INVALID_ARGUMENT"),
-        ("paper", 5, "INVALID_ARGUMENT"),
-        ("passage", 1, "NOT_FOUND"),
-        ("passage", 2, "INVALID_ARGUMENT"),
-        ("passage", 3, "INVALID_ARGUMENT"),
+        ("paper", 1, InvalidArgument),
+        ("paper", 2, InvalidArgument),
+        ("paper", 3, InvalidArgument),
+        ("paper", 4, InvalidArgument),
+        ("paper", 5, InvalidArgument),
+        ("passage", 1, NotFound),
+        ("passage", 2, InvalidArgument),
+        ("passage", 3, InvalidArgument),
     ]
     assert "paper ghost not found" in result.errors[5].message
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from services.common.errors import InvalidArgument, NotFound
 from services.retriever.config import IndexConfig
 from services.retriever.records import PaperRecord, PassageRecord, UpsertError
 from services.retriever.upsert import UpsertSession
@@ -83,10 +84,10 @@ def test_writes_in_chunks_and_reports_bad_records_by_stream_position() -> None:
             "paper",
             1,
             "p 2",
-            "INVALID_ARGUMENT",
+            InvalidArgument,
             "bad paper id 'p 2': no spaces or control characters, at most 256 characters",
         ),
-        UpsertError("paper", 3, "p4", "INVALID_ARGUMENT", "paper p4: empty title"),
+        UpsertError("paper", 3, "p4", InvalidArgument, "paper p4: empty title"),
     ]
     assert store.calls == 2  # every flush goes through call(): outages mapped, indexes kept
     cfg = store.config
@@ -120,10 +121,10 @@ def test_a_passage_copies_its_paper_written_in_the_session_or_stored_before() ->
     assert result.passages_written == 2
     assert result.errors == [
         UpsertError(
-            "passage", 2, "gone#0", "NOT_FOUND", "passage gone#0: paper gone not found; "
+            "passage", 2, "gone#0", NotFound, "passage gone#0: paper gone not found; "
             "upsert the paper first"
         ),
-        UpsertError("passage", 3, "new#-1", "INVALID_ARGUMENT", "passage new#-1: negative ordinal"),
+        UpsertError("passage", 3, "new#-1", InvalidArgument, "passage new#-1: negative ordinal"),
     ]  # fmt: skip
     assert store.hashes[cfg.passage_prefix + "new#0"] == {
         "title": "Title new",
