@@ -22,10 +22,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from opentelemetry import trace
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from arxivqa.embedder.v1 import embedder_pb2
 from arxivqa.graph.v1 import graph_pb2
@@ -38,20 +38,33 @@ from gateway.schema import (
     DEFAULT_K,
     DEFAULT_PASSAGE_PAGE,
     DEFAULT_PASSAGES,
-    MAX_K,
     Answer,
     AskRequest,
     AskResult,
+    CitationPathRequest,
+    Edge,
     Filters,
+    GetPaperRequest,
     ListPassagesRequest,
     Mode,
+    Node,
     Paper,
+    PaperDetail,
     Passage,
     PassagePage,
+    PathResult,
+    RankedPaper,
+    RankRequest,
+    RankResult,
+    Reason,
+    Recommendation,
+    RecommendRequest,
     SearchHit,
     SearchRequest,
     SearchResult,
     SimilarPapersRequest,
+    SubgraphRequest,
+    SubgraphResult,
 )
 from services.common import arxiv, errors
 
@@ -72,86 +85,6 @@ QUERY_CACHE_SIZE = 1024
 
 
 # -- domain objects (also the HTTP bridge's JSON schema) --------------------------------------
-@dataclass
-class PaperDetail:
-    paper: Paper
-    citation_count: int | None
-    reference_count: int | None
-    citations_available: bool
-    note: str = ""
-
-
-@dataclass
-class Reason:
-    seed_id: str
-    co_cited_by: list[str]
-    co_citation_count: int
-    shared_references: list[str]
-    shared_reference_count: int
-    text: str
-
-
-@dataclass
-class Recommendation:
-    paper: Paper
-    score: float
-    reasons: list[Reason]
-    citation_count: int = 0
-
-
-@dataclass
-class PathResult:
-    found: bool
-    path: list[Paper]
-    note: str = ""
-
-
-@dataclass
-class Node:
-    id: str
-    title: str
-    year: int | None
-    categories: list[str]
-    depth: int
-    citation_count: int
-    pagerank: Annotated[
-        float,
-        Field(
-            description="The paper's PageRank over the whole citation graph (not over this "
-            "subgraph), as /v1/rank computes it: alpha 0.85, the scores of all papers sum to 1."
-        ),
-    ] = 0.0
-
-
-@dataclass
-class Edge:
-    citing_id: str
-    cited_id: str
-
-
-@dataclass
-class SubgraphResult:
-    center_id: str
-    nodes: list[Node]
-    edges: list[Edge]
-    truncated: bool
-
-
-@dataclass
-class RankedPaper:
-    paper: Paper
-    score: float
-    rank: int
-    citation_count: int = 0
-
-
-@dataclass
-class RankResult:
-    papers: list[RankedPaper]
-    computed_at: str
-    stale: bool
-
-
 @dataclass
 class FullText:
     paper_id: str
@@ -230,20 +163,6 @@ def _paper_from_graph(p: Any) -> Paper:
         year=p.year or None,
         url=arxiv_url(p.paper_id),
     )
-
-
-def _bounded(value: int | None, name: str, default: int, low: int, high: int) -> int:
-    if value is None or value == 0:
-        return default
-    if not low <= value <= high:
-        raise errors.InvalidArgument(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _paper_id(value: str, name: str = "id") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise errors.InvalidArgument(f"{name} must be an arXiv id such as 1412.6980, got {value!r}")
-    return value.strip()
 
 
 def _request(model: type[R], request: R | str, first: str, fields: dict[str, Any]) -> R:
@@ -582,8 +501,8 @@ class Gateway:
             for p in resp.passages
         ]
 
-    def get_paper(self, paper_id: str, *, budget: Budget) -> PaperDetail:
-        paper_id = _paper_id(paper_id)
+    def get_paper(self, req: GetPaperRequest, *, budget: Budget) -> PaperDetail:
+        paper_id = req.id
         with self._tracer.start_as_current_span("gateway.GetPaper"):
             resp = self.clients.call(
                 "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=[paper_id]), budget
@@ -600,20 +519,22 @@ class Gateway:
                     what="counting citations",
                 )
             except errors.NotFound:
-                return PaperDetail(paper, 0, 0, citations_available=True)
+                return PaperDetail(
+                    paper=paper, citation_count=0, reference_count=0, citations_available=True
+                )
             except (errors.Unavailable, errors.DeadlineExceeded, errors.InvalidArgument) as exc:
                 log.warning("get_paper without counts: %s", exc)
                 return PaperDetail(
-                    paper,
-                    None,
-                    None,
+                    paper=paper,
+                    citation_count=None,
+                    reference_count=None,
                     citations_available=False,
                     note=f"citation counts are unavailable: {exc}",
                 )
             return PaperDetail(
-                paper,
-                n.paper.citation_count,
-                n.paper.reference_count,
+                paper=paper,
+                citation_count=n.paper.citation_count,
+                reference_count=n.paper.reference_count,
                 citations_available=True,
             )
 
@@ -666,13 +587,8 @@ class Gateway:
         meta = self._papers([p.id for p in papers], budget)
         return [meta.get(p.id, p) for p in papers]
 
-    def recommend(
-        self, seed_ids: Sequence[str], *, k: int = 10, budget: Budget
-    ) -> list[Recommendation]:
-        seeds = [_paper_id(s, "seed_ids") for s in seed_ids]
-        if not seeds:
-            raise errors.InvalidArgument("seed_ids must name at least one paper")
-        k = _bounded(k, "k", 10, 1, MAX_K)
+    def recommend(self, req: RecommendRequest, *, budget: Budget) -> list[Recommendation]:
+        seeds, k = req.seed_ids, req.k or DEFAULT_K
         resp = self.clients.call(
             "graph", "Recommend", graph_pb2.RecommendRequest(seed_ids=seeds, k=k), budget
         )
@@ -692,31 +608,34 @@ class Gateway:
                 )
                 reason.text = _reason_text(reason, titles)
                 reasons.append(reason)
-            out.append(Recommendation(paper, r.score, reasons, r.paper.citation_count))
+            out.append(
+                Recommendation(
+                    paper=paper,
+                    score=r.score,
+                    reasons=reasons,
+                    citation_count=r.paper.citation_count,
+                )
+            )
         return out
 
-    def citation_path(
-        self, from_id: str, to_id: str, *, undirected: bool = False, budget: Budget
-    ) -> PathResult:
-        src = _paper_id(from_id, "from_id")
-        dst = _paper_id(to_id, "to_id")
+    def citation_path(self, req: CitationPathRequest, *, budget: Budget) -> PathResult:
         resp = self.clients.call(
             "graph",
             "ShortestPath",
-            graph_pb2.ShortestPathRequest(source_id=src, target_id=dst, undirected=undirected),
+            graph_pb2.ShortestPathRequest(
+                source_id=req.from_id, target_id=req.to_id, undirected=req.undirected
+            ),
             budget,
         )
         path = self._enrich([_paper_from_graph(p) for p in resp.path], budget)
         return PathResult(found=resp.found, path=path, note=resp.message)
 
-    def subgraph(
-        self, paper_id: str, *, depth: int = 1, max_nodes: int = 0, budget: Budget
-    ) -> SubgraphResult:
-        paper_id = _paper_id(paper_id)
+    def subgraph(self, req: SubgraphRequest, *, budget: Budget) -> SubgraphResult:
+        paper_id = req.id
         resp = self.clients.call(
             "graph",
             "Subgraph",
-            graph_pb2.SubgraphRequest(paper_id=paper_id, depth=depth, max_nodes=max_nodes),
+            graph_pb2.SubgraphRequest(paper_id=paper_id, depth=req.depth, max_nodes=req.max_nodes),
             budget,
         )
         nodes = [
@@ -731,13 +650,14 @@ class Gateway:
             )
             for n in resp.nodes
         ]
-        edges = [Edge(e.citing_id, e.cited_id) for e in resp.edges]
-        return SubgraphResult(paper_id, nodes, edges, resp.truncated)
+        edges = [Edge(citing_id=e.citing_id, cited_id=e.cited_id) for e in resp.edges]
+        return SubgraphResult(
+            center_id=paper_id, nodes=nodes, edges=edges, truncated=resp.truncated
+        )
 
-    def rank(self, *, filters: Filters | None = None, k: int = 10, budget: Budget) -> RankResult:
-        k = _bounded(k, "k", 10, 1, MAX_K)
-        f = filters or Filters()
-        fpb = _filters_pb(f)
+    def rank(self, req: RankRequest, *, budget: Budget) -> RankResult:
+        k = req.k or DEFAULT_K
+        fpb = _filters_pb(req.filters)
         resp = self.clients.call(
             "graph",
             "Rank",
@@ -754,7 +674,9 @@ class Gateway:
         )
         return RankResult(
             papers=[
-                RankedPaper(p, r.score, r.rank, r.paper.citation_count)
+                RankedPaper(
+                    paper=p, score=r.score, rank=r.rank, citation_count=r.paper.citation_count
+                )
                 for r, p in zip(resp.results, papers, strict=True)
             ],
             computed_at=computed,

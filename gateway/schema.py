@@ -245,6 +245,116 @@ class PassagePage(BaseModel):
     limit: int
 
 
+# -- papers and the citation graph ----------------------------------------------------------------
+class GetPaperRequest(BaseModel):
+    id: ArxivId
+
+
+class PaperDetail(BaseModel):
+    paper: Paper
+    citation_count: int | None
+    reference_count: int | None
+    citations_available: bool
+    note: str = ""
+
+
+class RecommendRequest(BaseModel):
+    seed_ids: list[ArxivId] = Field(
+        ..., min_length=1, max_length=MAX_LIST_ITEMS, examples=[["1412.6980"]]
+    )
+    k: K = DEFAULT_K
+
+
+class Reason(BaseModel):
+    seed_id: str
+    co_cited_by: list[str]
+    co_citation_count: int
+    shared_references: list[str]
+    shared_reference_count: int
+    text: str
+
+
+class Recommendation(BaseModel):
+    paper: Paper
+    score: float
+    reasons: list[Reason]
+    citation_count: int = 0
+
+
+class CitationPathRequest(BaseModel):
+    from_id: ArxivId
+    to_id: ArxivId
+    undirected: bool = False
+
+
+class PathResult(BaseModel):
+    found: bool
+    path: list[Paper]
+    note: str = ""
+
+
+Depth = Annotated[
+    int,
+    Field(ge=0, le=MAX_DEPTH, description=f"1..{MAX_DEPTH}; 0 = 1."),
+    BeforeValidator(_not_bool),
+]
+MaxNodes = Annotated[
+    int,
+    Field(ge=0, le=MAX_NODES, description=f"1..{MAX_NODES}; 0 = 100."),
+    BeforeValidator(_not_bool),
+]
+
+
+class SubgraphRequest(BaseModel):
+    id: ArxivId
+    depth: Depth = 1
+    max_nodes: MaxNodes = 0
+
+
+class Node(BaseModel):
+    id: str
+    title: str
+    year: int | None
+    categories: list[str]
+    depth: int
+    citation_count: int
+    pagerank: float = Field(
+        0.0,
+        description="The paper's PageRank over the whole citation graph (not over this "
+        "subgraph), as /v1/rank computes it: alpha 0.85, the scores of all papers sum to 1.",
+    )
+
+
+class Edge(BaseModel):
+    citing_id: str
+    cited_id: str
+
+
+class SubgraphResult(BaseModel):
+    center_id: str
+    nodes: list[Node]
+    edges: list[Edge]
+    truncated: bool
+
+
+class RankRequest(BaseModel):
+    filters: Filters = Field(default_factory=Filters)
+    k: K = DEFAULT_K
+
+
+class RankedPaper(BaseModel):
+    paper: Paper
+    score: float
+    rank: int
+    citation_count: int = 0
+
+
+class RankResult(BaseModel):
+    papers: list[RankedPaper]
+    computed_at: str
+    stale: bool
+
+
 # -- mapping to and from protobuf ---------------------------------------------------------------
 # The enum fields, by field name: model value -> protobuf number. A zero (UNSPECIFIED) reads
 # as the field's entry in ENUM_DEFAULTS; without one, it is refused like any unknown number.

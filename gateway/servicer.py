@@ -29,23 +29,6 @@ MAX_INGEST_DEADLINE_SECONDS = 3600.0
 _NO_DEADLINE = 1e8  # grpc reports a call without a deadline as ~infinite time remaining
 
 
-def filters_from_pb(f: pb.Filters) -> schema.Filters:
-    return from_pb(schema.Filters, f)
-
-
-def paper_pb(p: core.Paper) -> pb.Paper:
-    return pb.Paper(
-        id=p.id,
-        title=p.title,
-        abstract=p.abstract,
-        authors=p.authors,
-        categories=p.categories,
-        year=p.year or 0,
-        update_date=p.update_date or "",
-        url=p.url,
-    )
-
-
 def batch_from_pb(req: pb.IngestRequest) -> core.IngestBatch:
     return core.IngestBatch(
         batch_id=req.batch_id,
@@ -123,15 +106,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def GetPaper(
         self, request: pb.GetPaperRequest, context: grpc.ServicerContext
     ) -> pb.GetPaperResponse:
-        r = self.gateway.get_paper(request.id, budget=self._budget(context))
-        resp = pb.GetPaperResponse(
-            paper=paper_pb(r.paper), citations_available=r.citations_available, note=r.note
-        )
-        if r.citation_count is not None:
-            resp.citation_count = r.citation_count
-        if r.reference_count is not None:
-            resp.reference_count = r.reference_count
-        return resp
+        req = from_pb(schema.GetPaperRequest, request)
+        return to_pb(pb.GetPaperResponse, self.gateway.get_paper(req, budget=self._budget(context)))
 
     @handle_errors
     def ListPassages(
@@ -153,91 +129,29 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def Recommend(
         self, request: pb.RecommendRequest, context: grpc.ServicerContext
     ) -> pb.RecommendResponse:
-        recs = self.gateway.recommend(
-            list(request.seed_ids), k=request.k, budget=self._budget(context)
-        )
-        return pb.RecommendResponse(
-            recommendations=[
-                pb.Recommendation(
-                    paper=paper_pb(r.paper),
-                    score=r.score,
-                    citation_count=r.citation_count,
-                    reasons=[
-                        pb.Reason(
-                            seed_id=x.seed_id,
-                            co_cited_by=x.co_cited_by,
-                            co_citation_count=x.co_citation_count,
-                            shared_references=x.shared_references,
-                            shared_reference_count=x.shared_reference_count,
-                            text=x.text,
-                        )
-                        for x in r.reasons
-                    ],
-                )
-                for r in recs
-            ]
-        )
+        req = from_pb(schema.RecommendRequest, request)
+        recs = self.gateway.recommend(req, budget=self._budget(context))
+        return to_pb(pb.RecommendResponse, {"recommendations": recs})
 
     @handle_errors
     def CitationPath(
         self, request: pb.CitationPathRequest, context: grpc.ServicerContext
     ) -> pb.CitationPathResponse:
-        r = self.gateway.citation_path(
-            request.from_id,
-            request.to_id,
-            undirected=request.undirected,
-            budget=self._budget(context),
-        )
-        return pb.CitationPathResponse(
-            found=r.found, path=[paper_pb(p) for p in r.path], note=r.note
-        )
+        req = from_pb(schema.CitationPathRequest, request)
+        path = self.gateway.citation_path(req, budget=self._budget(context))
+        return to_pb(pb.CitationPathResponse, path)
 
     @handle_errors
     def Subgraph(
         self, request: pb.SubgraphRequest, context: grpc.ServicerContext
     ) -> pb.SubgraphResponse:
-        r = self.gateway.subgraph(
-            request.id,
-            depth=request.depth,
-            max_nodes=request.max_nodes,
-            budget=self._budget(context),
-        )
-        return pb.SubgraphResponse(
-            center_id=r.center_id,
-            nodes=[
-                pb.Node(
-                    id=n.id,
-                    title=n.title,
-                    year=n.year or 0,
-                    categories=n.categories,
-                    depth=n.depth,
-                    citation_count=n.citation_count,
-                    pagerank=n.pagerank,
-                )
-                for n in r.nodes
-            ],
-            edges=[pb.Edge(citing_id=e.citing_id, cited_id=e.cited_id) for e in r.edges],
-            truncated=r.truncated,
-        )
+        req = from_pb(schema.SubgraphRequest, request)
+        return to_pb(pb.SubgraphResponse, self.gateway.subgraph(req, budget=self._budget(context)))
 
     @handle_errors
     def Rank(self, request: pb.RankRequest, context: grpc.ServicerContext) -> pb.RankResponse:
-        r = self.gateway.rank(
-            filters=filters_from_pb(request.filters), k=request.k, budget=self._budget(context)
-        )
-        return pb.RankResponse(
-            papers=[
-                pb.RankedPaper(
-                    paper=paper_pb(p.paper),
-                    score=p.score,
-                    rank=p.rank,
-                    citation_count=p.citation_count,
-                )
-                for p in r.papers
-            ],
-            computed_at=r.computed_at,
-            stale=r.stale,
-        )
+        req = from_pb(schema.RankRequest, request)
+        return to_pb(pb.RankResponse, self.gateway.rank(req, budget=self._budget(context)))
 
     @handle_errors
     def Ingest(

@@ -40,7 +40,6 @@ from gateway.schema import (
 from gateway.settings import Settings
 from gateway.webui import mount_ui
 from services.common import errors
-from services.common.arxiv import ARXIV_ID_PATTERN as ARXIV_ID
 from services.common.healthcheck import check as check_health
 from services.common.redis_health import HEALTH_NAME as REDIS_HEALTH_NAME
 
@@ -106,13 +105,6 @@ ERRORS_INGEST = {
     **ERRORS_BODY,
     401: _err("This gateway needs an API key for writes and the request had none or a wrong one."),
 }
-
-
-class RecommendBody(BaseModel):
-    seed_ids: list[ArxivId] = Field(
-        ..., min_length=1, max_length=MAX_LIST_ITEMS, examples=[["1412.6980"]]
-    )
-    k: K = 10
 
 
 class ParagraphBody(BaseModel):
@@ -324,7 +316,7 @@ def create_app(
     YearParam = Annotated[
         int | None, Query(ge=0, le=MAX_YEAR, description="Inclusive; absent or 0 = open.")
     ]
-    IdParam = Annotated[str, Query(pattern=ARXIV_ID, max_length=40, description="An arXiv id.")]
+    IdParam = Annotated[ArxivId, Query()]
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:
@@ -405,15 +397,14 @@ def create_app(
     @app.get(
         "/v1/papers/{paper_id:path}",
         tags=["papers"],
-        response_model=core.PaperDetail,
+        response_model=schema.PaperDetail,
         responses=ERRORS_PAPER,
     )
     def get_paper(
-        paper_id: Annotated[str, Path(pattern=ARXIV_ID, max_length=40, examples=["0704.0001"])],
-        b: BudgetDep,
-    ) -> core.PaperDetail:
+        paper_id: Annotated[ArxivId, Path(examples=["0704.0001"])], b: BudgetDep
+    ) -> schema.PaperDetail:
         """Metadata plus citation and reference counts (absent, with a note, if graph is down)."""
-        return gateway.get_paper(paper_id, budget=b)
+        return gateway.get_paper(schema.GetPaperRequest(id=paper_id), budget=b)
 
     @app.get(
         "/v1/similar",
@@ -437,50 +428,53 @@ def create_app(
     @app.post(
         "/v1/recommend",
         tags=["citations"],
-        response_model=list[core.Recommendation],
+        response_model=list[schema.Recommendation],
         responses={**ERRORS_GRAPH, 413: ERRORS_BODY[413]},
     )
-    def recommend(body: RecommendBody, b: BudgetDep) -> list[core.Recommendation]:
+    def recommend(body: schema.RecommendRequest, b: BudgetDep) -> list[schema.Recommendation]:
         """Citation-based recommendations (co-citation, coupling) with reasons."""
-        return gateway.recommend(body.seed_ids, k=body.k, budget=b)
+        return gateway.recommend(body, budget=b)
 
-    @app.get("/v1/path", tags=["citations"], response_model=core.PathResult, responses=ERRORS_GRAPH)
+    @app.get(
+        "/v1/path", tags=["citations"], response_model=schema.PathResult, responses=ERRORS_GRAPH
+    )
     def path(
         b: BudgetDep, from_id: IdParam, to_id: IdParam, undirected: bool = False
-    ) -> core.PathResult:
+    ) -> schema.PathResult:
         """Shortest citation path between two papers."""
-        return gateway.citation_path(from_id, to_id, undirected=undirected, budget=b)
+        req = schema.CitationPathRequest(from_id=from_id, to_id=to_id, undirected=undirected)
+        return gateway.citation_path(req, budget=b)
 
     @app.get(
         "/v1/subgraph",
         tags=["citations"],
-        response_model=core.SubgraphResult,
+        response_model=schema.SubgraphResult,
         responses=ERRORS_GRAPH,
     )
     def subgraph(
         b: BudgetDep,
         id: IdParam,
-        depth: Annotated[int, Query(ge=0, le=3, description="1..3; 0 = 1.")] = 1,
-        max_nodes: Annotated[int, Query(ge=0, le=2000, description="1..2000; 0 = 100.")] = 0,
-    ) -> core.SubgraphResult:
+        depth: Annotated[schema.Depth, Query()] = 1,
+        max_nodes: Annotated[schema.MaxNodes, Query()] = 0,
+    ) -> schema.SubgraphResult:
         """Ego network of a paper as nodes and edges. Each node carries its citation count and
         its PageRank over the whole graph (as /v1/rank computes it), for sizing a drawing."""
-        return gateway.subgraph(id, depth=depth, max_nodes=max_nodes, budget=b)
+        req = schema.SubgraphRequest(id=id, depth=depth, max_nodes=max_nodes)
+        return gateway.subgraph(req, budget=b)
 
-    @app.get("/v1/rank", tags=["citations"], response_model=core.RankResult, responses=ERRORS_READ)
+    @app.get(
+        "/v1/rank", tags=["citations"], response_model=schema.RankResult, responses=ERRORS_READ
+    )
     def rank(
         b: BudgetDep,
         k: KParam = 10,
         category: CategoryParam = None,
         year_from: YearParam = None,
         year_to: YearParam = None,
-    ) -> core.RankResult:
+    ) -> schema.RankResult:
         """Most central papers by PageRank, optionally by categories and years."""
-        return gateway.rank(
-            filters=Filters(categories=category or [], year_from=year_from, year_to=year_to),
-            k=k,
-            budget=b,
-        )
+        filters = Filters(categories=category or [], year_from=year_from, year_to=year_to)
+        return gateway.rank(schema.RankRequest(filters=filters, k=k), budget=b)
 
     @app.post(
         "/v1/ingest",
