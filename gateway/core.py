@@ -21,7 +21,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from opentelemetry import trace
@@ -45,6 +44,9 @@ from gateway.schema import (
     Edge,
     Filters,
     GetPaperRequest,
+    IngestError,
+    IngestRequest,
+    IngestResult,
     ListPassagesRequest,
     Mode,
     Node,
@@ -82,41 +84,6 @@ MODES: dict[str, retriever_pb2.SearchMode] = {
 EMBED_CHARS = 2000
 #: Query vectors kept per gateway process (384 floats each: ~3 KiB as Python floats).
 QUERY_CACHE_SIZE = 1024
-
-
-# -- domain objects (also the HTTP bridge's JSON schema) --------------------------------------
-@dataclass
-class FullText:
-    paper_id: str
-    paragraphs: list[dict[str, str]]
-
-
-@dataclass
-class IngestBatch:
-    batch_id: str = ""
-    records: list[str | dict[str, Any]] = field(default_factory=list)
-    fulltexts: list[FullText] = field(default_factory=list)
-    citations: list[tuple[str, str]] = field(default_factory=list)
-    # Deleted (with their passages) before the batch is written; unknown ids are ignored.
-    delete_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class IngestError:
-    kind: Literal["record", "fulltext", "citation"]
-    index: int
-    id: str
-    message: str
-
-
-@dataclass
-class IngestResult:
-    batch_id: str
-    papers_written: int = 0
-    passages_written: int = 0
-    citations_added: int = 0
-    errors: list[IngestError] = field(default_factory=list)
-    papers_deleted: int = 0
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -172,6 +139,12 @@ def _request(model: type[R], request: R | str, first: str, fields: dict[str, Any
         return request
     given = {name: value for name, value in fields.items() if value is not None}
     return schema.validated(model, {first: request, **given})
+
+
+def _error(
+    kind: Literal["record", "fulltext", "citation"], index: int, id: str, message: str
+) -> IngestError:
+    return IngestError(kind=kind, index=index, id=id, message=message)
 
 
 def _filters_pb(f: Filters | None) -> retriever_pb2.Filters:
@@ -684,7 +657,7 @@ class Gateway:
         )
 
     # -- ingestion -------------------------------------------------------------------------------
-    def ingest(self, batch: IngestBatch, *, budget: Budget) -> IngestResult:
+    def ingest(self, batch: IngestRequest, *, budget: Budget) -> IngestResult:
         """Parse, embed and store one batch; per-record problems are reported, not raised.
 
         A dependency outage fails the whole batch (UNAVAILABLE), so a client that
@@ -699,16 +672,17 @@ class Gateway:
             for i, rec in enumerate(batch.records):
                 parsed = arxiv.parse_paper(rec, i)
                 if isinstance(parsed, arxiv.RecordError):
-                    result.errors.append(IngestError("record", i, parsed.id or "", parsed.message))
+                    result.errors.append(_error("record", i, parsed.id or "", parsed.message))
                 else:
                     papers.append(parsed)
                     paper_index.append(i)
             passages: list[arxiv.Passage] = []
             passage_index: list[int] = []
             for i, ft in enumerate(batch.fulltexts):
-                got = arxiv.parse_fulltext({"id": ft.paper_id, "paragraphs": ft.paragraphs}, i)
+                paragraphs = [p.model_dump() for p in ft.paragraphs]
+                got = arxiv.parse_fulltext({"id": ft.paper_id, "paragraphs": paragraphs}, i)
                 if isinstance(got, arxiv.RecordError):
-                    result.errors.append(IngestError("fulltext", i, got.id or "", got.message))
+                    result.errors.append(_error("fulltext", i, got.id or "", got.message))
                     continue
                 passages.extend(got)
                 passage_index.extend([i] * len(got))
@@ -788,24 +762,27 @@ class Gateway:
         for e in resp.errors:
             if e.kind == retriever_pb2.RECORD_KIND_PASSAGE:
                 idx = passage_index[e.index] if 0 <= e.index < len(passage_index) else -1
-                result.errors.append(IngestError("fulltext", idx, e.id, e.message))
+                result.errors.append(_error("fulltext", idx, e.id, e.message))
             else:
                 idx = paper_index[e.index] if 0 <= e.index < len(paper_index) else -1
-                result.errors.append(IngestError("record", idx, e.id, e.message))
+                result.errors.append(_error("record", idx, e.id, e.message))
 
     def _add_citations(
         self,
-        batch: IngestBatch,
+        batch: IngestRequest,
         papers: list[arxiv.Paper],
         paper_index: list[int],
         result: IngestResult,
         budget: Budget,
     ) -> None:
         if not self.clients.configured("graph"):
-            for i, (citing, cited) in enumerate(batch.citations):
+            for i, c in enumerate(batch.citations):
                 result.errors.append(
-                    IngestError(
-                        "citation", i, f"{citing} -> {cited}", "graph is not configured; skipped"
+                    _error(
+                        "citation",
+                        i,
+                        f"{c.citing_id} -> {c.cited_id}",
+                        "graph is not configured; skipped",
                     )
                 )
             return
@@ -815,7 +792,9 @@ class Gateway:
             )
             for p in papers
         ]
-        cites = [graph_pb2.Citation(citing_id=a, cited_id=b) for a, b in batch.citations]
+        cites = [
+            graph_pb2.Citation(citing_id=c.citing_id, cited_id=c.cited_id) for c in batch.citations
+        ]
 
         def requests() -> Iterator[graph_pb2.AddCitationsRequest]:
             step = 5000
@@ -826,11 +805,11 @@ class Gateway:
 
         resp = self.clients.stream("graph", "AddCitations", requests(), budget, what="citations")
         result.citations_added += resp.edges_added
-        positions = {f"{a} -> {b}": i for i, (a, b) in enumerate(batch.citations)}
+        positions = {f"{c.citing_id} -> {c.cited_id}": i for i, c in enumerate(batch.citations)}
         records = {p.id: i for p, i in zip(papers, paper_index, strict=True)}
         for s in resp.skipped:
             if s.item in positions:
-                result.errors.append(IngestError("citation", positions[s.item], s.item, s.reason))
+                result.errors.append(_error("citation", positions[s.item], s.item, s.reason))
             else:
                 idx = records.get(s.item, -1)
-                result.errors.append(IngestError("record", idx, s.item, f"graph: {s.reason}"))
+                result.errors.append(_error("record", idx, s.item, f"graph: {s.reason}"))

@@ -355,6 +355,58 @@ class RankResult(BaseModel):
     stale: bool
 
 
+# -- ingestion -------------------------------------------------------------------------------------
+class Paragraph(BaseModel):
+    section: str = ""
+    text: str
+
+
+class FullText(BaseModel):
+    paper_id: str = Field(..., max_length=MAX_ID_CHARS)
+    paragraphs: list[Paragraph] = Field(..., max_length=MAX_INGEST_ITEMS)
+
+
+class Citation(BaseModel):
+    citing_id: str = Field(..., max_length=MAX_ID_CHARS)
+    cited_id: str = Field(..., max_length=MAX_ID_CHARS)
+
+
+class IngestRequest(BaseModel):
+    """Malformed items are reported in ``errors`` (with their index) and the rest stored."""
+
+    batch_id: str = Field("", max_length=MAX_NAME_CHARS)
+    records: list[dict[str, Any] | str] = Field(
+        default_factory=list,
+        max_length=MAX_INGEST_ITEMS,
+        description="Raw Kaggle arXiv metadata records (objects or JSON lines).",
+    )
+    fulltexts: list[FullText] = Field(default_factory=list, max_length=MAX_INGEST_ITEMS)
+    citations: list[Citation] = Field(default_factory=list, max_length=MAX_INGEST_ITEMS)
+    delete_ids: list[ArxivId] = Field(
+        default_factory=list,
+        max_length=MAX_INGEST_ITEMS,
+        description="Papers to delete, with their passages, before this batch is written "
+        "(withdrawn papers, or a new version whose full text replaces the old); unknown ids "
+        "are not an error.",
+    )
+
+
+class IngestError(BaseModel):
+    kind: Literal["record", "fulltext", "citation"]
+    index: int
+    id: str
+    message: str
+
+
+class IngestResult(BaseModel):
+    batch_id: str
+    papers_written: int = 0
+    passages_written: int = 0
+    citations_added: int = 0
+    errors: list[IngestError] = Field(default_factory=list)
+    papers_deleted: int = 0
+
+
 # -- mapping to and from protobuf ---------------------------------------------------------------
 # The enum fields, by field name: model value -> protobuf number. A zero (UNSPECIFIED) reads
 # as the field's entry in ENUM_DEFAULTS; without one, it is refused like any unknown number.

@@ -29,35 +29,6 @@ MAX_INGEST_DEADLINE_SECONDS = 3600.0
 _NO_DEADLINE = 1e8  # grpc reports a call without a deadline as ~infinite time remaining
 
 
-def batch_from_pb(req: pb.IngestRequest) -> core.IngestBatch:
-    return core.IngestBatch(
-        batch_id=req.batch_id,
-        records=list(req.records),
-        fulltexts=[
-            core.FullText(
-                paper_id=f.paper_id,
-                paragraphs=[{"section": p.section, "text": p.text} for p in f.paragraphs],
-            )
-            for f in req.fulltexts
-        ],
-        citations=[(c.citing_id, c.cited_id) for c in req.citations],
-        delete_ids=list(req.delete_ids),
-    )
-
-
-def ingest_result_pb(r: core.IngestResult) -> pb.IngestResponse:
-    return pb.IngestResponse(
-        batch_id=r.batch_id,
-        papers_written=r.papers_written,
-        passages_written=r.passages_written,
-        citations_added=r.citations_added,
-        papers_deleted=r.papers_deleted,
-        errors=[
-            pb.RecordError(kind=e.kind, index=e.index, id=e.id, message=e.message) for e in r.errors
-        ],
-    )
-
-
 class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def __init__(
         self,
@@ -161,8 +132,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
             budget = self._budget(
                 context, default=self.ingest_deadline_seconds, limit=MAX_INGEST_DEADLINE_SECONDS
             )
-            result = self.gateway.ingest(batch_from_pb(req), budget=budget)
-            yield ingest_result_pb(result)
+            result = self.gateway.ingest(from_pb(schema.IngestRequest, req), budget=budget)
+            yield to_pb(pb.IngestResponse, result)
 
 
 def add_to_server(servicer: GatewayServicer, server: Any) -> None:

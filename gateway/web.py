@@ -27,10 +27,7 @@ from gateway import core, schema
 from gateway.auth import check_api_key
 from gateway.clients import Budget, DownstreamFailure
 from gateway.schema import (
-    MAX_ID_CHARS,
-    MAX_INGEST_ITEMS,
     MAX_LIST_ITEMS,
-    MAX_NAME_CHARS,
     MAX_YEAR,
     ArxivId,
     Filters,
@@ -105,34 +102,6 @@ ERRORS_INGEST = {
     **ERRORS_BODY,
     401: _err("This gateway needs an API key for writes and the request had none or a wrong one."),
 }
-
-
-class ParagraphBody(BaseModel):
-    section: str = ""
-    text: str
-
-
-class FullTextBody(BaseModel):
-    paper_id: str = Field(..., max_length=MAX_ID_CHARS)
-    paragraphs: list[ParagraphBody] = Field(..., max_length=MAX_INGEST_ITEMS)
-
-
-class CitationBody(BaseModel):
-    citing_id: str = Field(..., max_length=MAX_ID_CHARS)
-    cited_id: str = Field(..., max_length=MAX_ID_CHARS)
-
-
-class IngestBody(BaseModel):
-    """Malformed items are reported in ``errors`` (with their index) and the rest stored."""
-
-    batch_id: str = Field("", max_length=MAX_NAME_CHARS)
-    records: list[dict[str, Any] | str] = Field(
-        default_factory=list,
-        max_length=MAX_INGEST_ITEMS,
-        description="Raw Kaggle arXiv metadata records (objects or JSON lines).",
-    )
-    fulltexts: list[FullTextBody] = Field(default_factory=list, max_length=MAX_INGEST_ITEMS)
-    citations: list[CitationBody] = Field(default_factory=list, max_length=MAX_INGEST_ITEMS)
 
 
 class ReadyDependency(BaseModel):
@@ -479,22 +448,14 @@ def create_app(
     @app.post(
         "/v1/ingest",
         tags=["ingest"],
-        response_model=core.IngestResult,
+        response_model=schema.IngestResult,
         dependencies=[Depends(write_access)],
         responses=ERRORS_INGEST,
     )
-    def ingest(body: IngestBody) -> core.IngestResult:
-        """One batch of raw Kaggle records, full texts and citations (needs X-API-Key if set)."""
-        batch = core.IngestBatch(
-            batch_id=body.batch_id,
-            records=list(body.records),
-            fulltexts=[
-                core.FullText(f.paper_id, [p.model_dump() for p in f.paragraphs])
-                for f in body.fulltexts
-            ],
-            citations=[(c.citing_id, c.cited_id) for c in body.citations],
-        )
-        return gateway.ingest(batch, budget=Budget.seconds(settings.ingest_deadline_seconds))
+    def ingest(body: schema.IngestRequest) -> schema.IngestResult:
+        """One batch of raw Kaggle records, full texts, citations and papers to delete (needs
+        X-API-Key if set)."""
+        return gateway.ingest(body, budget=Budget.seconds(settings.ingest_deadline_seconds))
 
     mount_ui(app)  # the web page at /ui/ (gateway/ui/)
 
