@@ -1,10 +1,10 @@
 """The gateway's composition core: plain Python over the services' stubs, no server code.
 
 Both front doors (the gRPC servicer and the HTTP bridge) call :class:`Gateway`; it
-validates input, calls the embedder, retriever, qa and graph services with deadlines
-taken from the caller's :class:`~gateway.clients.Budget`. Its input and output types are
-the models of :mod:`gateway.schema` (which validate the input: the HTTP bridge serves them as
-they are, the servicer maps them to and from protobuf).
+calls the embedder, retriever, qa and graph services with deadlines taken from the
+caller's :class:`~gateway.clients.Budget`. Its input and output types are the models of
+:mod:`gateway.schema`, whose constraints validate the input (the HTTP bridge serves them
+as they are; the servicer maps them to and from protobuf).
 
 Degrades instead of failing: with qa down, ``ask`` returns the passages and a note; with
 graph down, ``get_paper`` returns metadata without counts; graph answers are enriched with

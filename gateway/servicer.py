@@ -1,4 +1,8 @@
-"""gRPC facade: protobuf <-> the core's dataclasses; domain errors -> status codes.
+"""gRPC facade: protobuf <-> the models of gateway.schema; domain errors -> status codes.
+
+Each method reads its request into the schema's model with ``from_pb`` (which applies the
+same constraints, with the same words, as the HTTP bridge), calls the core, and writes the
+answer back with ``to_pb``: fields are copied by name, so a new field needs no code here.
 
 The API key of writes is checked before a call gets here, by gateway.auth.ApiKeyInterceptor.
 """

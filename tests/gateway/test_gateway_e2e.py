@@ -332,6 +332,26 @@ def test_reads_are_open_but_writes_need_the_api_key(stack: Stack) -> None:
     assert stack.client.post("/v1/search", json={"query": "Keyed"}).status_code == 200
 
 
+def test_http_ingest_deletes_papers_as_grpc_does(stack: Stack) -> None:
+    """delete_ids over HTTP (one IngestRequest model for both doors): deleted with its
+    passages before the batch is written; an unknown id is not an error."""
+    key = {"X-API-Key": API_KEY}
+    pid = "2312.99917"
+    record = json.dumps({"id": pid, "title": "Soon withdrawn"})
+    written = stack.client.post("/v1/ingest", json={"records": [record]}, headers=key)
+    assert written.status_code == 200 and written.json()["papers_written"] == 1
+    assert stack.client.get(f"/v1/papers/{pid}").status_code == 200
+    deleted = stack.client.post("/v1/ingest", json={"delete_ids": [pid]}, headers=key)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["papers_deleted"] == 1 and deleted.json()["errors"] == []
+    assert stack.client.get(f"/v1/papers/{pid}").status_code == 404
+    again = stack.client.post("/v1/ingest", json={"delete_ids": [pid]}, headers=key)
+    assert again.status_code == 200 and again.json()["papers_deleted"] == 0
+    bad = stack.client.post("/v1/ingest", json={"delete_ids": ["not an id"]}, headers=key)
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("delete_ids.0: expected an arXiv id")
+
+
 def test_readiness_reports_each_dependency(stack: Stack) -> None:
     assert stack.client.get("/healthz").json() == {"status": "ok"}
     body = stack.client.get("/readyz")
