@@ -48,8 +48,10 @@ MAX_ID_CHARS = 100
 MAX_ARXIV_ID_CHARS = 40
 
 # -- patterns, and what each asks for in words ---------------------------------------------------
-# A non-blank text: at least one character that is not whitespace.
-NON_BLANK = r"\S"
+# A non-blank text: at least one character that is not whitespace, as Python's str.strip
+# sees it (which also strips \x1c-\x1f: pydantic's regular expressions do not count those
+# as \s, and a query of only those would be stripped to nothing after it was accepted).
+NON_BLANK = r"[^\s\x1c-\x1f]"
 # A category or author name: at least one character that is neither whitespace, a control
 # character nor "|" (the services treat those as separators and refuse an empty name).
 NAME_CHARS = r"[^\s\x00-\x1f\x7f-\x9f|]"

@@ -28,7 +28,6 @@ from gateway.auth import check_api_key
 from gateway.clients import Budget, DownstreamFailure
 from gateway.schema import (
     MAX_LIST_ITEMS,
-    MAX_YEAR,
     ArxivId,
     Filters,
     K,
@@ -282,9 +281,7 @@ def create_app(
         list[Name] | None,
         Query(max_length=MAX_LIST_ITEMS, description="Any of these categories."),
     ]
-    YearParam = Annotated[
-        int | None, Query(ge=0, le=MAX_YEAR, description="Inclusive; absent or 0 = open.")
-    ]
+    YearParam = Annotated[schema.Year | None, Query(description="Inclusive; absent or 0 = open.")]
     IdParam = Annotated[ArxivId, Query()]
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")

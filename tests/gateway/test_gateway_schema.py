@@ -8,6 +8,7 @@ checked before any downstream call. No shared data needed: these are fast.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -196,6 +197,15 @@ def test_a_query_is_stripped_and_zero_means_the_default() -> None:
     assert (req.query, req.k, req.offset) == ("qubits", 0, 0)
 
 
+def test_a_query_that_strips_to_nothing_is_refused() -> None:
+    """Every character str.strip removes (\\x1c-\\x1f too, which pydantic's \\s misses)."""
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert "\x1c" in spaces and "\u3000" in spaces
+    for space in spaces:
+        with pytest.raises(errors.InvalidArgument, match=r"^query: expected some text"):
+            schema.validated(schema.SearchRequest, {"query": space * 2})
+
+
 @dataclass
 class Doors:
     stub: gateway_pb2_grpc.GatewayStub
@@ -245,6 +255,7 @@ BAD_INPUT: list[tuple[str, str, dict[str, Any], str, Any]] = [
         "Ask",
         pb.AskRequest(question="x", top_k=21),
     ),
+    ("POST", "/v1/ask", {"question": "\x1c\x1f"}, "Ask", pb.AskRequest(question="\x1c\x1f")),
     ("POST", "/v1/recommend", {"seed_ids": []}, "Recommend", pb.RecommendRequest()),
     (
         "POST",
