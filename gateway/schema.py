@@ -12,7 +12,7 @@ Bad input, from either door, is refused by the same constraints with the same wo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from google.protobuf.message import Message
@@ -423,12 +423,28 @@ ENUMS: dict[str, dict[str, int]] = {
 ENUM_DEFAULTS = {"mode": "hybrid"}
 
 
+def field_path(loc: Sequence[str | int]) -> str:
+    """A validation error's location as a field path: ``filters.categories[1]``."""
+    path = ""
+    for part in loc:
+        if part == "body":
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
 def validated(model: type[M], data: Mapping[str, Any]) -> M:
-    """``model`` from plain data; bad input is INVALID_ARGUMENT, in :func:`problem`'s words."""
+    """``model`` from plain data; bad input is INVALID_ARGUMENT, in :func:`problem`'s words,
+    naming the (first) field at fault for a typed ``google.rpc.BadRequest``."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise errors.InvalidArgument("; ".join(problem(e) for e in exc.errors())) from None
+        found = exc.errors()
+        message = "; ".join(problem(e) for e in found)
+        raise errors.InvalidArgument(message, field=field_path(found[0]["loc"])) from None
 
 
 def _from_pb_value(name: str, value: Any) -> Any:
@@ -454,7 +470,9 @@ def pb_fields(message: Message) -> dict[str, Any]:
             elif value in names:
                 value = names[value]
             else:
-                raise errors.InvalidArgument(f"{field.name}: unknown value {value}")
+                raise errors.InvalidArgument(
+                    f"{field.name}: unknown value {value}", field=field.name
+                )
         out[field.name] = _from_pb_value(field.name, value)
     return out
 

@@ -28,6 +28,7 @@ from gateway.settings import Settings
 from gateway.web import create_app
 from services.common import errors
 from services.common.arxiv import ARXIV_ID_PATTERN
+from services.common.grpc_errors import field_violations
 
 # protobuf message -> its model. Messages that only wrap a list (the model is the list's
 # item) are in WRAPPERS.
@@ -289,6 +290,35 @@ def test_both_doors_refuse_bad_input_in_the_same_words(
             call(request_pb, timeout=20)
     assert exc.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert exc.value.details() == words
+
+
+@pytest.mark.parametrize(
+    ("rpc", "request_pb", "field"),
+    [
+        ("Search", pb.SearchRequest(query="x", k=101), "k"),
+        ("Search", pb.SearchRequest(query="x", mode=9), "mode"),  # type: ignore[arg-type]
+        (
+            "Search",
+            pb.SearchRequest(query="x", filters=pb.Filters(categories=["cs.LG", "|"])),
+            "filters.categories[1]",
+        ),
+        ("Recommend", pb.RecommendRequest(seed_ids=["1412.6980", "nope"]), "seed_ids[1]"),
+        (
+            "Ingest",
+            pb.IngestRequest(fulltexts=[pb.FullText(paper_id="x" * 101)]),
+            "fulltexts[0].paper_id",
+        ),
+    ],
+)
+def test_grpc_names_the_field_at_fault(doors: Doors, rpc: str, request_pb: Any, field: str) -> None:
+    call = getattr(doors.stub, rpc)
+    with pytest.raises(grpc.RpcError) as exc:
+        if rpc == "Ingest":
+            list(call(iter([request_pb]), timeout=20))
+        else:
+            call(request_pb, timeout=20)
+    assert exc.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(exc.value) == [(field, exc.value.details())]
 
 
 def test_the_openapi_schema_states_the_models_limits(doors: Doors) -> None:
