@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 from gateway_stack import DEAD, FULLTEXT_IDS, Stack, Target, start_gateway
+from playwright.sync_api import expect
 from ui_stack import Neighbourhood, low_contrast, shoot, unlabelled
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
@@ -131,7 +132,9 @@ def test_a_paper_page_shows_its_full_text_sections(stack: Stack, page: Any) -> N
     region = page.get_by_role("region", name="Full text")
     summary = region.locator("summary")
     summary.wait_for()
-    assert summary.inner_text() == f"Show the full text: {api['total']} paragraphs"
+    # the page writes the summary once the count has come (and again on each toggle, in
+    # the details element's asynchronous toggle event): wait for the text, do not sample it
+    expect(summary).to_have_text(f"Show the full text: {api['total']} paragraphs")
     # folded until asked for: the boxes below it did not move while it loaded
     assert not region.locator("h3").first.is_visible()
     page.wait_for_selector(".recs ol, .recs p.muted")
@@ -141,8 +144,8 @@ def test_a_paper_page_shows_its_full_text_sections(stack: Stack, page: Any) -> N
     # opened from the keyboard: every section heading and paragraph, in order
     summary.focus()
     page.keyboard.press("Enter")
-    assert region.locator("h3").first.is_visible()
-    assert summary.inner_text() == f"Hide the full text: {api['total']} paragraphs"
+    expect(region.locator("h3").first).to_be_visible()
+    expect(summary).to_have_text(f"Hide the full text: {api['total']} paragraphs")
     assert region.locator("h3").all_inner_texts() == sections
     assert region.locator(".fulltext-text p").all_inner_texts() == [
         words(p["text"]) for p in api["passages"]
