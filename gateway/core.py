@@ -26,7 +26,6 @@ from typing import Any, Literal, TypeVar
 from opentelemetry import trace
 from pydantic import BaseModel
 
-from arxivqa.embedder.v1 import embedder_pb2
 from arxivqa.graph.v1 import graph_pb2
 from arxivqa.qa.v1 import qa_pb2
 from arxivqa.retriever.v1 import retriever_pb2
@@ -269,14 +268,7 @@ class Gateway:
         the embedder always has the next chunk queued (its batcher keeps them apart)."""
 
         def call(chunk: list[str]) -> list[list[float]]:
-            resp = self.clients.call(
-                "embedder",
-                "Embed",
-                embedder_pb2.EmbedRequest(texts=chunk),
-                budget,
-                what="embedding the text",
-            )
-            return [list(e.values) for e in resp.embeddings]
+            return self.clients.embedder.embed(chunk, budget=budget)
 
         chunks = [
             [t[:EMBED_CHARS] for t in texts[start : start + self.embed_batch_size]]
@@ -320,35 +312,28 @@ class Gateway:
         vector: Sequence[float] = ()
         if mode in ("vector", "hybrid"):
             vector = self._query_vector(text, budget)
-        return self.clients.call(
-            "retriever",
-            "Search",
-            retriever_pb2.SearchRequest(
-                mode=MODES[mode],
-                target=target,
-                query_text=text,
-                query_vector=vector,
-                filters=_filters_pb(filters),
-                k=k,
-                offset=offset,
-            ),
-            budget,
-            what="searching",
+        return self.clients.retriever.search(
+            mode=MODES[mode],
+            target=target,
+            query_text=text,
+            query_vector=vector,
+            filters=_filters_pb(filters),
+            k=k,
+            offset=offset,
+            budget=budget,
         )
 
     def _papers(self, ids: Sequence[str], budget: Budget) -> dict[str, Paper]:
         """Retriever metadata for the ids it stores; best effort (an outage gives {})."""
         unique = list(dict.fromkeys(i for i in ids if i))
-        if not unique or not self.clients.configured("retriever"):
+        if not unique or not self.clients.retriever.configured:
             return {}
         try:
-            resp = self.clients.call(
-                "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=unique), budget
-            )
+            found, _missing = self.clients.retriever.get_papers(unique, budget=budget)
         except errors.Unavailable as exc:
             log.warning("paper metadata unavailable: %s", exc)
             return {}
-        return {p.id: _paper_from_retriever(p) for p in resp.papers}
+        return {p.id: _paper_from_retriever(p) for p in found}
 
     # -- operations --------------------------------------------------------------------------
     def search(
@@ -397,21 +382,15 @@ class Gateway:
                     answers=[], passages=[], answers_available=True, note="no passages matched"
                 )
             try:
-                resp = self.clients.call(
-                    "qa",
-                    "Answer",
-                    qa_pb2.AnswerRequest(
-                        question=question,
-                        passages=[
-                            qa_pb2.Passage(id=p.id, paper_id=p.paper_id, text=p.text) for p in read
-                        ],
-                        # the reader abstains when no span beats its no-answer score by
-                        # the margin it was calibrated with: "no answer in these passages"
-                        # rather than a confident wrong span
-                        options=qa_pb2.AnswerOptions(top_k=top_k, allow_no_answer=True),
-                    ),
-                    budget,
-                    what="reading the passages",
+                resp = self.clients.qa.answer(
+                    question,
+                    [qa_pb2.Passage(id=p.id, paper_id=p.paper_id, text=p.text) for p in read],
+                    top_k=top_k,
+                    # the reader abstains when no span beats its no-answer score by the
+                    # margin it was calibrated with: "no answer in these passages" rather
+                    # than a confident wrong span
+                    allow_no_answer=True,
+                    budget=budget,
                 )
             except (errors.Unavailable, errors.DeadlineExceeded) as exc:
                 why = (
@@ -449,17 +428,12 @@ class Gateway:
     ) -> list[Passage]:
         """The n best passages, as the retriever ranks them (RetrievePassages): full-text
         paragraphs, and the abstracts of papers without them."""
-        resp = self.clients.call(
-            "retriever",
-            "RetrievePassages",
-            retriever_pb2.RetrievePassagesRequest(
-                query_text=question,
-                query_vector=self._query_vector(question, budget),
-                filters=_filters_pb(filters),
-                k=n,
-            ),
-            budget,
-            what="searching passages",
+        resp = self.clients.retriever.retrieve_passages(
+            query_text=question,
+            query_vector=self._query_vector(question, budget),
+            filters=_filters_pb(filters),
+            k=n,
+            budget=budget,
         )
         return [
             Passage(
@@ -477,20 +451,12 @@ class Gateway:
     def get_paper(self, req: GetPaperRequest, *, budget: Budget) -> PaperDetail:
         paper_id = req.id
         with self._tracer.start_as_current_span("gateway.GetPaper"):
-            resp = self.clients.call(
-                "retriever", "GetPapers", retriever_pb2.GetPapersRequest(ids=[paper_id]), budget
-            )
-            if not resp.papers:
-                raise errors.NotFound(f"paper {paper_id} not found")  # in resp.missing_ids
-            paper = _paper_from_retriever(resp.papers[0])
+            found, missing = self.clients.retriever.get_papers([paper_id], budget=budget)
+            if missing or not found:
+                raise errors.NotFound(f"paper {paper_id} not found")
+            paper = _paper_from_retriever(found[0])
             try:
-                n = self.clients.call(
-                    "graph",
-                    "GetNeighbors",
-                    graph_pb2.GetNeighborsRequest(paper_id=paper_id, counts_only=True),
-                    budget,
-                    what="counting citations",
-                )
+                n = self.clients.graph.neighbor_counts(paper_id, budget=budget)
             except errors.NotFound:
                 return PaperDetail(
                     paper=paper, citation_count=0, reference_count=0, citations_available=True
@@ -517,14 +483,8 @@ class Gateway:
         limit = req.limit or DEFAULT_PASSAGE_PAGE
         with self._tracer.start_as_current_span("gateway.PaperPassages"):
             try:
-                resp = self.clients.call(
-                    "retriever",
-                    "ListPassages",
-                    retriever_pb2.ListPassagesRequest(
-                        paper_id=paper_id, limit=limit, offset=offset
-                    ),
-                    budget,
-                    what="listing the paper's passages",
+                resp = self.clients.retriever.list_passages(
+                    paper_id, limit=limit, offset=offset, budget=budget
                 )
             except errors.NotFound:
                 raise errors.NotFound(f"paper {paper_id} not found") from None
@@ -543,13 +503,8 @@ class Gateway:
         )
 
     def similar_papers(self, req: SimilarPapersRequest, *, budget: Budget) -> list[SearchHit]:
-        resp = self.clients.call(
-            "retriever",
-            "SimilarPapers",
-            retriever_pb2.SimilarPapersRequest(
-                paper_id=req.id, k=req.k or DEFAULT_K, filters=_filters_pb(req.filters)
-            ),
-            budget,
+        resp = self.clients.retriever.similar_papers(
+            req.id, k=req.k or DEFAULT_K, filters=_filters_pb(req.filters), budget=budget
         )
         return [
             SearchHit(paper=_paper_from_hit(h), score=h.score, vector_rank=i, vector_score=h.score)
@@ -562,9 +517,7 @@ class Gateway:
 
     def recommend(self, req: RecommendRequest, *, budget: Budget) -> list[Recommendation]:
         seeds, k = req.seed_ids, req.k or DEFAULT_K
-        resp = self.clients.call(
-            "graph", "Recommend", graph_pb2.RecommendRequest(seed_ids=seeds, k=k), budget
-        )
+        resp = self.clients.graph.recommend(seeds, k=k, budget=budget)
         papers = self._enrich([_paper_from_graph(r.paper) for r in resp.results], budget)
         titles = {p.id: p.title for p in self._papers(seeds, budget).values()}
         out = []
@@ -592,24 +545,16 @@ class Gateway:
         return out
 
     def citation_path(self, req: CitationPathRequest, *, budget: Budget) -> PathResult:
-        resp = self.clients.call(
-            "graph",
-            "ShortestPath",
-            graph_pb2.ShortestPathRequest(
-                source_id=req.from_id, target_id=req.to_id, undirected=req.undirected
-            ),
-            budget,
+        resp = self.clients.graph.shortest_path(
+            req.from_id, req.to_id, undirected=req.undirected, budget=budget
         )
         path = self._enrich([_paper_from_graph(p) for p in resp.path], budget)
         return PathResult(found=resp.found, path=path, note=resp.message)
 
     def subgraph(self, req: SubgraphRequest, *, budget: Budget) -> SubgraphResult:
         paper_id = req.id
-        resp = self.clients.call(
-            "graph",
-            "Subgraph",
-            graph_pb2.SubgraphRequest(paper_id=paper_id, depth=req.depth, max_nodes=req.max_nodes),
-            budget,
+        resp = self.clients.graph.subgraph(
+            paper_id, depth=req.depth, max_nodes=req.max_nodes, budget=budget
         )
         nodes = [
             Node(
@@ -631,13 +576,12 @@ class Gateway:
     def rank(self, req: RankRequest, *, budget: Budget) -> RankResult:
         k = req.k or DEFAULT_K
         fpb = _filters_pb(req.filters)
-        resp = self.clients.call(
-            "graph",
-            "Rank",
-            graph_pb2.RankRequest(
-                k=k, categories=fpb.categories, year_min=fpb.year_min, year_max=fpb.year_max
-            ),
-            budget,
+        resp = self.clients.graph.rank(
+            k=k,
+            categories=fpb.categories,
+            year_min=fpb.year_min,
+            year_max=fpb.year_max,
+            budget=budget,
         )
         papers = self._enrich([_paper_from_graph(r.paper) for r in resp.results], budget)
         computed = (
@@ -698,16 +642,9 @@ class Gateway:
         """Delete papers and their passages one by one; an unknown id is not an error."""
         for pid in dict.fromkeys(i.strip() for i in ids if i and i.strip()):
             try:
-                resp = self.clients.call(
-                    "retriever",
-                    "DeletePapers",
-                    retriever_pb2.DeletePapersRequest(ids=[pid]),
-                    budget,
-                    what="deleting",
-                )
+                result.papers_deleted += self.clients.retriever.delete_papers([pid], budget=budget)
             except errors.NotFound:
                 continue
-            result.papers_deleted += resp.papers_deleted
 
     def _upsert(
         self,
@@ -756,7 +693,7 @@ class Gateway:
                     ]
                 )
 
-        resp = self.clients.stream("retriever", "Upsert", requests(), budget, what="storing")
+        resp = self.clients.retriever.upsert(requests(), budget=budget)
         result.papers_written += resp.papers_written
         result.passages_written += resp.passages_written
         for e in resp.errors:
@@ -775,7 +712,7 @@ class Gateway:
         result: IngestResult,
         budget: Budget,
     ) -> None:
-        if not self.clients.configured("graph"):
+        if not self.clients.graph.configured:
             for i, c in enumerate(batch.citations):
                 result.errors.append(
                     _error(
@@ -803,7 +740,7 @@ class Gateway:
                     citations=cites[s : s + step], papers=attrs[s : s + step]
                 )
 
-        resp = self.clients.stream("graph", "AddCitations", requests(), budget, what="citations")
+        resp = self.clients.graph.add_citations(requests(), budget=budget)
         result.citations_added += resp.edges_added
         positions = {f"{c.citing_id} -> {c.cited_id}": i for i, c in enumerate(batch.citations)}
         records = {p.id: i for p, i in zip(papers, paper_index, strict=True)}
