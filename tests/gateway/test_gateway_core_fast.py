@@ -22,11 +22,16 @@ from gateway import clients as typed
 from gateway.clients import Budget, Clients
 from gateway.core import Gateway
 from gateway.schema import (
+    DEFAULT_PASSAGE_PAGE,
     AskRequest,
     Citation,
+    CitationPathRequest,
     Filters,
     GetPaperRequest,
     IngestRequest,
+    ListPassagesRequest,
+    RankRequest,
+    RecommendRequest,
     SearchRequest,
 )
 from services.common import errors
@@ -176,7 +181,16 @@ class FakeRetriever:
     def list_passages(
         self, paper_id: str, *, limit: int, offset: int, budget: Budget
     ) -> retriever_pb2.ListPassagesResponse:
-        raise AssertionError("not used by these tests")
+        self._record("list_passages", paper_id=paper_id, limit=limit, offset=offset)
+        if paper_id not in self.papers:
+            raise errors.NotFound(f"no passages stored for {paper_id}")
+        stored = [
+            retriever_pb2.Passage(paper_id=paper_id, ordinal=i, section="Intro", text=f"p{i}")
+            for i in range(5)
+        ]
+        return retriever_pb2.ListPassagesResponse(
+            passages=stored[offset : offset + limit], total=len(stored)
+        )
 
     def similar_papers(
         self, paper_id: str, *, k: int, filters: retriever_pb2.Filters, budget: Budget
@@ -253,6 +267,7 @@ class FakeGraph:
     def __init__(self, failure: errors.ServiceError | None = None) -> None:
         self.failure = failure
         self.citations: list[graph_pb2.AddCitationsRequest] = []
+        self.requests: list[tuple[str, dict[str, Any]]] = []
 
     def neighbor_counts(self, paper_id: str, *, budget: Budget) -> graph_pb2.GetNeighborsResponse:
         if self.failure is not None:
@@ -264,12 +279,31 @@ class FakeGraph:
     def recommend(
         self, seed_ids: Sequence[str], *, k: int, budget: Budget
     ) -> graph_pb2.RecommendResponse:
-        raise AssertionError("not used by these tests")
+        self.requests.append(("recommend", {"seed_ids": list(seed_ids), "k": k}))
+        reason = graph_pb2.Reason(
+            seed_id=seed_ids[0],
+            co_cited_by=["2201.00003", "2201.00004"],
+            co_citation_count=2,
+            shared_reference_count=1,
+        )
+        return graph_pb2.RecommendResponse(
+            results=[
+                graph_pb2.Recommendation(
+                    paper=graph_pb2.Paper(paper_id="2102.00002", title="", citation_count=9),
+                    score=0.5,
+                    reasons=[reason],
+                )
+            ]
+        )
 
     def shortest_path(
         self, source_id: str, target_id: str, *, undirected: bool, budget: Budget
     ) -> graph_pb2.ShortestPathResponse:
-        raise AssertionError("not used by these tests")
+        self.requests.append(("shortest_path", {"undirected": undirected}))
+        hops = [source_id, "2201.00003", target_id]
+        return graph_pb2.ShortestPathResponse(
+            found=True, path=[graph_pb2.Paper(paper_id=i, title="graph's title") for i in hops]
+        )
 
     def subgraph(
         self, paper_id: str, *, depth: int, max_nodes: int, budget: Budget
@@ -285,7 +319,19 @@ class FakeGraph:
         year_max: int,
         budget: Budget,
     ) -> graph_pb2.RankResponse:
-        raise AssertionError("not used by these tests")
+        self.requests.append(
+            ("rank", {"k": k, "categories": list(categories), "years": (year_min, year_max)})
+        )
+        return graph_pb2.RankResponse(
+            results=[
+                graph_pb2.RankedPaper(
+                    paper=graph_pb2.Paper(paper_id="2101.00001", citation_count=12),
+                    score=0.25,
+                    rank=1,
+                )
+            ],
+            stale=True,
+        )
 
     def add_citations(
         self, requests: Iterable[graph_pb2.AddCitationsRequest], *, budget: Budget
@@ -599,3 +645,60 @@ def test_ingest_with_the_graph_absent_reports_each_citation_skipped(absent: Clie
     [error] = result.errors
     assert (error.kind, error.id) == ("citation", "2301.00000 -> 2301.00001")
     assert "graph is not configured" in error.message
+
+
+def test_a_papers_passages_are_paged_and_an_unknown_paper_is_not_found(absent: Clients) -> None:
+    retriever = FakeRetriever()
+    gw = _gateway(absent, retriever=retriever)
+    page = gw.paper_passages(
+        ListPassagesRequest(id="2101.00001", limit=2, offset=1), budget=_budget()
+    )
+    assert [p.id for p in page.passages] == ["2101.00001#1", "2101.00001#2"]
+    assert [p.text for p in page.passages] == ["p1", "p2"]
+    assert (page.total, page.offset, page.limit) == (5, 1, 2)
+    with pytest.raises(errors.NotFound, match=r"^paper 2112\.99999 not found$"):
+        gw.paper_passages(ListPassagesRequest(id="2112.99999"), budget=_budget())
+    assert retriever.requests[-1][1]["limit"] == DEFAULT_PASSAGE_PAGE
+
+
+def test_recommendations_carry_retriever_metadata_and_reasons_in_words(absent: Clients) -> None:
+    graph = FakeGraph()
+    gw = _gateway(absent, retriever=FakeRetriever(), graph=graph)
+    [rec] = gw.recommend(RecommendRequest(seed_ids=["2101.00001"], k=3), budget=_budget())
+    assert graph.requests == [("recommend", {"seed_ids": ["2101.00001"], "k": 3})]
+    assert rec.paper.title == "Attention over citation graphs"  # the retriever's, not ""
+    assert (rec.score, rec.citation_count) == (0.5, 9)
+    [reason] = rec.reasons
+    assert reason.co_cited_by == ["2201.00003", "2201.00004"]
+    assert reason.text == (
+        "cited together with 'Graph networks for molecules' by 2 paper(s); "
+        "shares 1 reference(s) with 'Graph networks for molecules'"
+    )
+
+
+def test_rank_passes_the_filters_and_a_path_keeps_graph_papers_the_retriever_lacks(
+    absent: Clients,
+) -> None:
+    graph = FakeGraph()
+    gw = _gateway(absent, retriever=FakeRetriever(), graph=graph)
+    ranked = gw.rank(
+        RankRequest(k=4, filters=Filters(categories=["cs.LG "], year_from=2020)),
+        budget=_budget(),
+    )
+    assert graph.requests[-1] == ("rank", {"k": 4, "categories": ["cs.LG"], "years": (2020, 0)})
+    [first] = ranked.papers
+    assert first.paper.title == "Graph networks for molecules"
+    assert (first.rank, first.score, first.citation_count) == (1, 0.25, 12)
+    assert ranked.stale and ranked.computed_at == ""
+
+    path = gw.citation_path(
+        CitationPathRequest(from_id="2101.00001", to_id="2102.00002", undirected=True),
+        budget=_budget(),
+    )
+    assert graph.requests[-1] == ("shortest_path", {"undirected": True})
+    assert path.found
+    assert [p.title for p in path.path] == [
+        "Graph networks for molecules",
+        "graph's title",  # not in the retriever: the graph's own fields
+        "Attention over citation graphs",
+    ]
