@@ -28,7 +28,6 @@ STOPWORDS = frozenset(
     "then there these they this to was will with".split()
 )
 _WORD = re.compile(r"\w+")
-_NON_WORD = re.compile(r"(\W)")
 # In query text "_" must be escaped too: a lone "_" term (from LaTeX such as "TiSe$_{2}$")
 # is a syntax error inside an OR clause, while "\_" is the literal the index holds.
 _QUERY_SPECIAL = re.compile(r"(\W|_)")
@@ -60,8 +59,10 @@ def escape_query_text(token: str) -> str:
 
 
 def escape_tag(value: str) -> str:
-    """Escape a TAG value for ``@field:{...}`` (spaces and punctuation included)."""
-    return _NON_WORD.sub(r"\\\1", value)
+    """Escape a TAG value for ``@field:{...}``: every character that is not a letter or
+    digit, spaces, punctuation and ``_`` included (a lone ``_`` beside another value,
+    ``{_ | x}``, is a syntax error to Redis Search 2.10)."""
+    return _QUERY_SPECIAL.sub(r"\\\1", value)
 
 
 def query_terms(text: str, limit: int = 256) -> list[str]:

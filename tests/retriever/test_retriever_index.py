@@ -305,6 +305,24 @@ def test_hostile_tag_values_are_escaped(loaded: RetrieverIndex) -> None:
         assert hits == []
         hits = loaded.search(Mode.VECTOR, vector=E0, filters=Filters(authors=(value,))).hits
         assert hits == []
+    # a lone "_" beside another value was a Redis syntax error ("@categories:{_ | x}"); the
+    # gateway's fuzz test found it as a 500 on POST /v1/ask
+    for values in (("_", "\u023e"), ("\u023e", "_"), ("_", "x"), ("a_", "_b")):
+        for filters in (Filters(categories=values), Filters(authors=values)):
+            assert loaded.search(Mode.VECTOR, vector=E0, filters=filters).hits == []
+
+
+def test_tag_values_with_underscores_still_match(index: RetrieverIndex) -> None:
+    paper = PaperRecord("u1", "Underscores", authors=["J_Smith"], categories=["x_y", "_"])
+    assert index.upsert([paper]).papers_written == 1
+    for filters in (
+        Filters(authors=("J_Smith",)),
+        Filters(categories=("x_y",)),
+        Filters(categories=("_", "other")),
+    ):
+        hits = index.search(Mode.TEXT, text="underscores", filters=filters).hits
+        assert [h.id for h in hits] == ["u1"], filters
+    assert index.search(Mode.TEXT, text="underscores", filters=Filters(authors=("J",))).hits == []
 
 
 def test_escaping_covers_the_query_syntax() -> None:

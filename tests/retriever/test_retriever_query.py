@@ -105,7 +105,10 @@ def test_escape_tag_escapes_spaces_and_punctuation() -> None:
     assert escape_tag("quant-ph") == "quant\\-ph"
     assert escape_tag("@year:[0 1]") == "\\@year\\:\\[0\\ 1\\]"
     assert escape_tag("C. Balázs") == "C\\.\\ Balázs"
-    assert escape_tag("a_b") == "a_b"  # "_" is part of a tag word
+    # "_" too: a lone "_" beside another value ({_ | x}) is a Redis syntax error, and an
+    # escaped "\_" still matches the stored "_" (test_tag_values_with_underscores_still_match)
+    assert escape_tag("a_b") == "a\\_b"
+    assert escape_tag("_") == "\\_"
 
 
 def test_clean_tag() -> None:
