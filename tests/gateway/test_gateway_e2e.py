@@ -287,6 +287,10 @@ def test_citation_operations(stack: Stack, shared_data: Path) -> None:
     similar = stack.client.get("/v1/similar", params={"id": a, "k": 3}).json()
     assert len(similar) == 3 and a not in [h["paper"]["id"] for h in similar]
     rec = stack.stub.Recommend(pb.RecommendRequest(seed_ids=[b], k=5), timeout=10)
+    # b is cited together with a's other references, so co-citation has something to say
+    cocited = {y.strip() for x, y in refs if x.strip() == a and y.strip() != b}
+    assert cocited and rec.recommendations
+    assert {r.paper.id for r in rec.recommendations} & cocited
     for r in rec.recommendations:
         assert r.reasons and r.reasons[0].text
 
