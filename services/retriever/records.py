@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from services.common.arxiv import Paper
 from services.common.errors import InvalidArgument, ServiceError
 from services.retriever.query import TAG_SEP, clean_tag
 
@@ -24,14 +25,10 @@ PAPER_META = ("title", "authors", "categories", "year")
 
 
 @dataclass
-class PaperRecord:
-    id: str
-    title: str
-    abstract: str = ""
-    authors: list[str] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    year: int | None = None
-    update_date: str | None = None
+class PaperRecord(Paper):
+    """A paper as stored: the metadata every service shares (``services.common.arxiv.Paper``:
+    id, title, abstract, authors, categories, year, update_date) and its embedding."""
+
     vector: np.ndarray | None = None
 
 
