@@ -28,7 +28,8 @@ from typing import Any
 import torch
 
 from services.common.errors import InvalidArgument
-from services.common.hashing import sha256_file
+from services.common.hashing import safetensors_sha256, sha256_file
+from services.common.settings import data_dir
 from services.qa.training import data as prep
 from services.qa.training.evaluate import (
     AbstentionPoint,
@@ -45,7 +46,6 @@ from services.qa.training.registry import (
     EvalRecord,
     GateDecision,
     Store,
-    data_dir,
     log_and_register,
     promote,
     record_decision,
@@ -298,7 +298,7 @@ def write_card(
     from services.qa.reader import READER_CARD
 
     card = {
-        "weights_sha256": {f.name: sha256_file(f) for f in sorted(model_dir.glob("*.safetensors"))},
+        "weights_sha256": safetensors_sha256(model_dir),
         "no_answer_margin": round(calibration.chosen.margin, 4) if calibration else 0.0,
         "scores": {
             n: {"em": round(v.exact_match, 2), "f1": round(v.f1, 2), "questions": v.questions}
@@ -362,9 +362,7 @@ def _features(
 def _base_weights(source: str) -> dict[str, str]:
     """SHA-256 of the base model's weight files (a local folder; empty for a hub id)."""
     folder = Path(source)
-    if not folder.is_dir():
-        return {}
-    return {f.name: sha256_file(f) for f in sorted(folder.glob("*.safetensors"))}
+    return safetensors_sha256(folder) if folder.is_dir() else {}
 
 
 def train_only(options: PipelineOptions, out_dir: Path, *, float16: bool = False) -> dict[str, Any]:
@@ -384,14 +382,7 @@ def train_only(options: PipelineOptions, out_dir: Path, *, float16: bool = False
     tokenizer = load_tokenizer(cfg.resolved_base())
     feats, counts = _features(data, tokenizer, cfg)
     prepare_seconds = time.perf_counter() - t0
-    result = train(cfg, feats, tokenizer, out_dir)
-    if float16:  # half the size to carry; what ships anyway
-        from services.qa.training.train import load_qa_model
-
-        model = load_qa_model(str(out_dir))
-        for f in out_dir.glob("*.safetensors"):
-            f.unlink()
-        model.half().save_pretrained(out_dir, safe_serialization=True)
+    result = train(cfg, feats, tokenizer, out_dir, float16=float16)
     gpu = torch.cuda.get_device_name(0) if result.device.startswith("cuda") else ""
     record = {
         "config": cfg.as_params(),

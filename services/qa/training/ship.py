@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument
-from services.common.hashing import sha256_file
+from services.common.hashing import safetensors_sha256
 from services.qa.reader import READER_CARD
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def ship(
         for name in _TOKENIZER_FILES:
             if (source / name).is_file():
                 shutil.copy2(source / name, tmp / name)
-        card["weights_sha256"] = {f.name: sha256_file(f) for f in sorted(tmp.glob("*.safetensors"))}
+        card["weights_sha256"] = safetensors_sha256(tmp)
         card["stored_dtype"] = "float16"
         size = sum(f.stat().st_size for f in tmp.iterdir() if f.is_file())
         if size > MAX_BYTES:

@@ -134,9 +134,15 @@ class Schedule:
 
 
 def train(
-    config: TrainConfig, features: TrainFeatures, tokenizer: Any, out_dir: Path
+    config: TrainConfig,
+    features: TrainFeatures,
+    tokenizer: Any,
+    out_dir: Path,
+    *,
+    float16: bool = False,
 ) -> TrainResult:
-    """Fine-tune, then save the model and tokenizer to ``out_dir`` (a loadable directory)."""
+    """Fine-tune, then save the model and tokenizer to ``out_dir`` (a loadable directory);
+    with ``float16`` the weights are stored in half precision (half the size to carry)."""
     config.validate()
     if len(features) == 0:
         raise InvalidArgument("no training windows: the training files yielded no features")
@@ -228,7 +234,7 @@ def train(
                 )
     seconds = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
+    (model.half() if float16 else model).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return TrainResult(
         steps=step,
